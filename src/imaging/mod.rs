@@ -1,0 +1,14 @@
+//! Imaging core: DICOM files -> instances -> series -> volumes -> slice images.
+//!
+//! Owns reading (never writing) source files, pixel decoding to stored values,
+//! grouping into series, stack geometry and the volume buffer. Headless: it never
+//! imports egui, eframe or wgpu, and never logs patient data.
+
+pub mod file;
+pub mod pixels;
+pub mod display;
+pub mod discovery;
+pub mod geometry;
+pub mod volume;
+pub mod writer;
+pub mod demo;

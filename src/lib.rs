@@ -1,0 +1,10 @@
+//! Tessera: an offline annotation workstation for medical imaging.
+//!
+//! Codemap, in data-flow order:
+//! - [`imaging`]: DICOM files -> series -> volumes -> slice images (headless).
+//! - [`cli`]: the command-line interface (`tessera hash|info|bench|demo`).
+//! - [`app`]: the egui/eframe user interface, the only module that touches egui.
+
+pub mod imaging;
+pub mod cli;
+pub mod app;
