@@ -1,1 +1,142 @@
-//! The command-line interface (being written).
+//! The command-line interface: argument parsing and the subcommands' output.
+//!
+//! Owns the contracts other tools drive (`hash`, `info`, `bench load`, `demo`): their
+//! names, arguments and output fields. Domain work happens in [`crate::imaging`];
+//! this module only formats. Errors reach `main` as `anyhow` and are printed once.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use rayon::prelude::*;
+use serde_json::json;
+
+use crate::imaging::file::{self, ReadMode};
+use crate::imaging::pixels::{self, DecodeError};
+
+mod bench;
+mod info;
+
+/// Tessera: annotate DICOM series and whole-slide images offline.
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version = crate::VERSION_LINE, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Open the GUI on DICOM files or folders (no PATH: the built-in demo study).
+    Open {
+        /// Files, folders (searched recursively) or a DICOMDIR.
+        paths: Vec<PathBuf>,
+    },
+    /// Print, per file, the SHA-256 and statistics of every decoded frame (JSON lines).
+    Hash {
+        /// DICOM files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Summarise what discovery finds: series, sizes, geometry, warnings, skipped files.
+    Info {
+        /// Files, folders (searched recursively) or a DICOMDIR.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        what: bench::BenchCommand,
+    },
+    /// Write the built-in demo study (generated, no download) as DICOM files into DIR.
+    Demo {
+        /// Output folder (created if missing).
+        dir: PathBuf,
+    },
+}
+
+/// Parses the command line and runs it. Usage errors exit 2 (clap's convention).
+pub fn run() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    match cli.command {
+        None => open_gui(Vec::new()),
+        Some(Command::Open { paths }) => open_gui(paths),
+        Some(Command::Hash { files }) => hash(&files),
+        Some(Command::Info { paths, json }) => info::run(&paths, json),
+        Some(Command::Bench { what }) => bench::run(what),
+        Some(Command::Demo { dir }) => demo(&dir),
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TESSERA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,tessera=info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+}
+
+fn open_gui(paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
+    init_logging();
+    let paths = if paths.is_empty() {
+        vec![crate::imaging::demo::ensure_cached_demo_study()
+            .context("cannot prepare the demo study")?]
+    } else {
+        paths
+    };
+    crate::app::run(paths)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn demo(dir: &Path) -> anyhow::Result<ExitCode> {
+    let summary = crate::imaging::demo::write_demo_study(dir)
+        .with_context(|| format!("cannot write the demo study into {}", dir.display()))?;
+    println!("{}", serde_json::to_string(&summary)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `tessera hash`: one JSON object per line, in argument order.
+fn hash(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let lines: Vec<String> = files.par_iter().map(|f| hash_line(f).to_string()).collect();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for line in lines {
+        writeln!(out, "{line}")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn hash_line(path: &Path) -> serde_json::Value {
+    let shown = path.display().to_string();
+    let one_line = |e: &dyn std::fmt::Display| e.to_string().replace(['\n', '\r'], " ");
+    let instance = match file::open(path, ReadMode::Full) {
+        Ok(i) => i,
+        Err(e) => return json!({"file": shown, "error": one_line(&e)}),
+    };
+    let frames = match instance.number_of_frames() {
+        Ok(n) => n,
+        Err(DecodeError::NoPixelData) => return json!({"file": shown, "no_pixels": true}),
+        Err(e) => return json!({"file": shown, "error": one_line(&e)}),
+    };
+    let mut out = Vec::with_capacity(frames as usize);
+    for k in 0..frames {
+        match pixels::decode_frame(&instance, k) {
+            Ok(frame) => {
+                let stats = frame.stats();
+                out.push(json!({
+                    "sha256": frame.sha256_hex(),
+                    "min": stats.min,
+                    "max": stats.max,
+                    "mean": stats.mean,
+                }));
+            }
+            Err(DecodeError::NoPixelData) => return json!({"file": shown, "no_pixels": true}),
+            Err(e) => return json!({"file": shown, "error": one_line(&e)}),
+        }
+    }
+    json!({"file": shown, "frames": out})
+}

@@ -8,3 +8,6 @@
 pub mod imaging;
 pub mod cli;
 pub mod app;
+
+/// What `tessera --version` prints after the program name.
+pub const VERSION_LINE: &str = env!("CARGO_PKG_VERSION");

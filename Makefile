@@ -1,0 +1,25 @@
+# Tessera: the two commands a newcomer runs (see README.md).
+#   make run    install what is missing, build in release mode, open the demo study
+#   make test   install what is missing, run the whole test suite
+SHELL := /bin/bash
+CARGO ?= cargo
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+.PHONY: run test setup build bench-load lint
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	$(CARGO) build --release --locked
+
+run: build
+	@scripts/run-gui.sh target/release/tessera $(ARGS)
+
+# Snapshot tests are pinned to Vulkan (Mesa's lavapipe on machines without a GPU).
+test: setup
+	WGPU_BACKEND=vulkan $(CARGO) test --locked
+
+lint: setup
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --locked --all-targets -- -D warnings
