@@ -83,13 +83,34 @@ fn init_logging() {
 fn open_gui(paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
     init_logging();
     let paths = if paths.is_empty() {
-        vec![crate::imaging::demo::ensure_cached_demo_study()
-            .context("cannot prepare the demo study")?]
+        vec![ensure_cached_demo_study().context("cannot prepare the demo study")?]
     } else {
         paths
     };
     crate::app::run(paths)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The demo study in the user's cache folder, generated on first use.
+fn ensure_cached_demo_study() -> anyhow::Result<PathBuf> {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = cache.join("tessera").join("demo");
+    // The marker names the generator's version: a newer demo replaces an older one.
+    let marker = dir.join(format!(".complete-{}", crate::imaging::demo::DEMO_VERSION));
+    if !marker.exists() {
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)
+                .with_context(|| format!("cannot replace the old demo study in {}", dir.display()))?;
+        }
+        tracing::info!("generating the demo study");
+        crate::imaging::demo::write_demo_study(&dir)
+            .with_context(|| format!("cannot write the demo study into {}", dir.display()))?;
+        std::fs::write(&marker, b"")?;
+    }
+    Ok(dir)
 }
 
 fn demo(dir: &Path) -> anyhow::Result<ExitCode> {
