@@ -1,0 +1,230 @@
+//! The raw source under the parser: the file meta group, read leniently (no group
+//! length needed, implicit VR tolerated, transfer syntax optional), and the data set
+//! bytes handed to the parser minus ranges it cannot read.
+
+use std::io::{BufReader, Read, Seek, SeekFrom};
+
+use dicom_core::{Tag, VR};
+use dicom_object::meta::{FileMetaTable, FileMetaTableBuilder};
+
+use super::OpenError;
+
+/// Largest meta group value read (UIDs and titles are tiny; private info is small).
+const MAX_META_VALUE: u32 = 64 * 1024;
+
+/// What the meta group (if any) said, and where the data set starts.
+#[derive(Default)]
+pub(super) struct MetaInfo {
+    pub has_meta: bool,
+    pub dataset_start: u64,
+    pub transfer_syntax: Option<String>,
+    sop_class: Option<String>,
+    sop_instance: Option<String>,
+    implementation_class: Option<String>,
+    implementation_version: Option<String>,
+    information_version: Option<[u8; 2]>,
+}
+
+impl MetaInfo {
+    pub fn table(&self, ts_uid: &str) -> Result<FileMetaTable, OpenError> {
+        let mut builder = FileMetaTableBuilder::new()
+            .transfer_syntax(ts_uid)
+            .media_storage_sop_class_uid(self.sop_class.as_deref().unwrap_or_default())
+            .media_storage_sop_instance_uid(self.sop_instance.as_deref().unwrap_or_default());
+        if let Some(v) = self.information_version {
+            builder = builder.information_version(v);
+        }
+        if let Some(uid) = &self.implementation_class {
+            builder = builder.implementation_class_uid(uid.as_str());
+        }
+        if let Some(name) = &self.implementation_version {
+            builder = builder.implementation_version_name(name.as_str());
+        }
+        builder.build().map_err(|e| OpenError::Corrupt {
+            reason: format!("cannot build a meta group: {e}"),
+        })
+    }
+}
+
+/// Finds the preamble/magic and parses group 0002 leniently (no group length
+/// needed; implicit VR tolerated). Leaves the reader anywhere.
+pub(super) fn read_meta<R: Read + Seek>(
+    reader: &mut BufReader<R>,
+    file_len: u64,
+) -> Result<MetaInfo, OpenError> {
+    let mut head = [0u8; 132];
+    let got = read_up_to(reader, &mut head)?;
+    let magic_at = if got >= 132 && &head[128..132] == b"DICM" {
+        Some(132)
+    } else if got >= 4 && &head[0..4] == b"DICM" {
+        Some(4)
+    } else {
+        None
+    };
+    let Some(mut pos) = magic_at else {
+        if got < 8 {
+            return Err(OpenError::NotDicom {
+                reason: format!("only {got} bytes"),
+            });
+        }
+        return Ok(MetaInfo::default());
+    };
+    reader.seek(SeekFrom::Start(pos))?;
+    let mut info = MetaInfo {
+        has_meta: true,
+        ..MetaInfo::default()
+    };
+    loop {
+        let mut h = [0u8; 8];
+        if read_up_to(reader, &mut h)? < 8 {
+            break;
+        }
+        let tag = Tag(
+            u16::from_le_bytes([h[0], h[1]]),
+            u16::from_le_bytes([h[2], h[3]]),
+        );
+        if tag.0 != 0x0002 {
+            break;
+        }
+        let vr = VR::from_binary([h[4], h[5]]);
+        let (len, header_len) = match vr {
+            Some(vr) if meta_short_length(vr) => (u32::from(u16::from_le_bytes([h[6], h[7]])), 8),
+            Some(_) => {
+                let mut l = [0u8; 4];
+                if read_up_to(reader, &mut l)? < 4 {
+                    break;
+                }
+                (u32::from_le_bytes(l), 12)
+            }
+            // Implicit VR in the meta group: a 4-byte length follows the tag.
+            None => (u32::from_le_bytes([h[4], h[5], h[6], h[7]]), 8),
+        };
+        if len > MAX_META_VALUE || pos + header_len + u64::from(len) > file_len {
+            return Err(OpenError::Corrupt {
+                reason: format!(
+                    "meta element (0002,{:04X}) declares {len} bytes, beyond the file",
+                    tag.1
+                ),
+            });
+        }
+        let mut value = vec![0u8; len as usize];
+        reader.read_exact(&mut value)?;
+        pos += header_len + u64::from(len);
+        let text = || {
+            let s = String::from_utf8_lossy(&value);
+            let s = s.trim_end_matches(|c: char| c == '\0' || c.is_whitespace());
+            let s = s.trim_start();
+            (!s.is_empty()).then(|| s.to_string())
+        };
+        match tag.1 {
+            0x0001 if value.len() == 2 => info.information_version = Some([value[0], value[1]]),
+            0x0002 => info.sop_class = text(),
+            0x0003 => info.sop_instance = text(),
+            0x0010 => info.transfer_syntax = text(),
+            0x0012 => info.implementation_class = text(),
+            0x0013 => info.implementation_version = text(),
+            _ => {}
+        }
+    }
+    info.dataset_start = pos;
+    Ok(info)
+}
+
+fn meta_short_length(vr: VR) -> bool {
+    use VR::*;
+    matches!(
+        vr,
+        AE | AS
+            | AT
+            | CS
+            | DA
+            | DS
+            | DT
+            | FL
+            | FD
+            | IS
+            | LO
+            | LT
+            | PN
+            | SH
+            | SL
+            | SS
+            | ST
+            | TM
+            | UI
+            | UL
+            | US
+    )
+}
+
+fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> Result<usize, std::io::Error> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let Some(rest) = buf.get_mut(filled..) else {
+            break;
+        };
+        match reader.read(rest) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// The data set bytes minus some ranges (elements the parser cannot read).
+pub(super) struct Splice<R> {
+    inner: BufReader<R>,
+    keep: Vec<(u64, u64)>,
+    index: usize,
+    pos: u64,
+}
+
+impl<R: Read + Seek> Splice<R> {
+    /// `inner` must be positioned at `start`.
+    pub fn new(inner: BufReader<R>, start: u64, end: u64, skip: &[(u64, u64)]) -> Self {
+        let mut keep = Vec::with_capacity(skip.len() + 1);
+        let mut from = start;
+        for &(a, b) in skip {
+            if a > from {
+                keep.push((from, a));
+            }
+            from = from.max(b);
+        }
+        keep.push((from, end));
+        Splice {
+            inner,
+            keep,
+            index: 0,
+            pos: start,
+        }
+    }
+}
+
+impl<R: Read + Seek> Read for Splice<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let Some(&(start, end)) = self.keep.get(self.index) else {
+                return Ok(0);
+            };
+            if self.pos >= end {
+                self.index += 1;
+                continue;
+            }
+            if self.pos < start {
+                self.inner.seek_relative((start - self.pos) as i64)?;
+                self.pos = start;
+            }
+            let want = usize::try_from(end - self.pos)
+                .unwrap_or(usize::MAX)
+                .min(buf.len());
+            let Some(dst) = buf.get_mut(..want) else {
+                return Ok(0);
+            };
+            let n = self.inner.read(dst)?;
+            self.pos += n as u64;
+            return Ok(n);
+        }
+    }
+}
