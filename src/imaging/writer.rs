@@ -55,9 +55,15 @@ pub fn format_ds(value: f64) -> String {
 }
 
 /// Builds one dataset, element by element.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct DatasetBuilder {
     object: InMemDicomObject,
+}
+
+impl Default for DatasetBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl DatasetBuilder {
@@ -124,6 +130,11 @@ impl DatasetBuilder {
         self
     }
 
+    /// A binary element (OB, OW, UN, …) with the given bytes, padded to even length.
+    pub fn bytes(self, tag: Tag, vr: VR, bytes: Vec<u8>) -> Self {
+        self.raw_bytes(tag, vr, bytes)
+    }
+
     /// 16-bit signed pixel data (OW, little endian on disk).
     pub fn pixel_data_i16(self, pixels: &[i16]) -> Self {
         let bytes: Vec<u8> = pixels.iter().flat_map(|v| v.to_le_bytes()).collect();
@@ -141,15 +152,16 @@ impl DatasetBuilder {
         self.pixel_bytes(VR::OB, pixels.to_vec())
     }
 
-    fn pixel_bytes(mut self, vr: VR, mut bytes: Vec<u8>) -> Self {
+    fn pixel_bytes(self, vr: VR, bytes: Vec<u8>) -> Self {
+        self.raw_bytes(tags::PIXEL_DATA, vr, bytes)
+    }
+
+    fn raw_bytes(mut self, tag: Tag, vr: VR, mut bytes: Vec<u8>) -> Self {
         if bytes.len() % 2 == 1 {
             bytes.push(0);
         }
-        self.object.put(DataElement::new(
-            tags::PIXEL_DATA,
-            vr,
-            PrimitiveValue::from(bytes),
-        ));
+        self.object
+            .put(DataElement::new(tag, vr, PrimitiveValue::from(bytes)));
         self
     }
 
@@ -303,7 +315,15 @@ mod tests {
 
     #[test]
     fn ds_values_fit_sixteen_chars() {
-        for v in [0.0, 1.0, -1024.0, 0.488281, -123.456789012345, 1.0 / 3.0, 1e-7] {
+        for v in [
+            0.0,
+            1.0,
+            -1024.0,
+            0.488281,
+            -123.456789012345,
+            1.0 / 3.0,
+            1e-7,
+        ] {
             let s = format_ds(v);
             assert!(s.len() <= 16, "{s}");
             let back: f64 = s.parse().unwrap_or(f64::NAN);

@@ -1,2 +1,6 @@
+//! The one integration-test binary: each module builds its own fixtures.
+
 mod corpus;
+mod geometry;
+mod layering;
 mod truncation;
