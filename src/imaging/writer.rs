@@ -55,9 +55,15 @@ pub fn format_ds(value: f64) -> String {
 }
 
 /// Builds one dataset, element by element.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct DatasetBuilder {
     object: InMemDicomObject,
+}
+
+impl Default for DatasetBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl DatasetBuilder {

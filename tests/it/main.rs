@@ -1,1 +1,3 @@
-mod placeholder {}
+//! The one integration-test binary; each module builds its own fixtures.
+
+mod ui;
