@@ -4,3 +4,4 @@ mod corpus;
 mod geometry;
 mod layering;
 mod truncation;
+mod ui;

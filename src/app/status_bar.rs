@@ -1,0 +1,71 @@
+//! The status bar: loading progress, the last problem as one line, and input hints.
+//!
+//! Owns [`LoadStatus`], the loader's progress as the UI shows it.
+
+use egui::{Align, Layout, ProgressBar, RichText, Ui};
+
+use super::loader::LoadStage;
+use super::theme;
+
+/// Where loading stands, as shown to the user.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LoadStatus {
+    /// Stage, done, total while loading.
+    pub progress: Option<(LoadStage, usize, usize)>,
+    pub finished: bool,
+    pub series: usize,
+    pub images: usize,
+    pub skipped_files: usize,
+    pub problems: usize,
+    /// The most recent problem, one line.
+    pub last_problem: Option<String>,
+}
+
+const HINT: &str = "Wheel, arrows, PgUp/PgDn, Home/End: slices  ·  Drag: window/level  ·  1–4: presets  ·  0: reset";
+
+pub fn status_bar_ui(ui: &mut Ui, status: &LoadStatus) {
+    ui.horizontal_centered(|ui| {
+        match status.progress {
+            Some((stage, done, total)) if !status.finished => {
+                let (verb, unit) = match stage {
+                    LoadStage::Scanning => ("Scanning", "files"),
+                    LoadStage::Decoding => ("Loading", "images"),
+                };
+                let fraction = if total == 0 {
+                    0.0
+                } else {
+                    done as f32 / total as f32
+                };
+                ui.add(
+                    ProgressBar::new(fraction)
+                        .desired_width(140.0)
+                        .desired_height(12.0),
+                );
+                ui.label(format!("{verb} {done}/{total} {unit}"));
+            }
+            _ if status.finished => {
+                let mut text = format!("{} series · {} images", status.series, status.images);
+                if status.skipped_files > 0 {
+                    let plural = if status.skipped_files == 1 { "" } else { "s" };
+                    text.push_str(&format!(
+                        " · {} file{plural} without images skipped",
+                        status.skipped_files
+                    ));
+                }
+                ui.label(RichText::new(text).color(theme::TEXT_DIM));
+            }
+            _ => {}
+        }
+        if let Some(problem) = &status.last_problem {
+            let text = if status.problems > 1 {
+                format!("⚠ {} problems, last: {problem}", status.problems)
+            } else {
+                format!("⚠ {problem}")
+            };
+            ui.add(egui::Label::new(RichText::new(text).color(theme::ERROR)).truncate());
+        }
+        ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+            ui.add(egui::Label::new(RichText::new(HINT).small().color(theme::TEXT_DIM)).truncate());
+        });
+    });
+}

@@ -1,0 +1,130 @@
+//! The workstation window, driven headless through its AccessKit labels: load a small
+//! generated study, scroll slices with the wheel and keys, switch window presets.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use egui::{Event, Key, Modifiers, MouseWheelSource, MouseWheelUnit, TouchPhase, Vec2};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use tessera::app::TesseraApp;
+use tessera::imaging::demo::{DEMO_CT_DESCRIPTION, DemoSpec, write_demo_study_with};
+
+/// The app opened on `dir`, stepped until its loader has finished.
+fn loaded_app(dir: &Path) -> Harness<'static, TesseraApp> {
+    let paths = vec![dir.to_path_buf()];
+    let mut harness = Harness::builder()
+        .with_size(Vec2::new(1000.0, 700.0))
+        .wgpu()
+        .build_eframe(move |cc| TesseraApp::new(cc, paths));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while harness.state().is_loading() {
+        assert!(
+            Instant::now() < deadline,
+            "the study did not load within 60 s"
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    harness.run();
+    harness
+}
+
+fn wheel(harness: &mut Harness<'_, TesseraApp>, lines: f32) {
+    harness.event(Event::MouseWheel {
+        unit: MouseWheelUnit::Line,
+        delta: Vec2::new(0.0, lines),
+        phase: TouchPhase::Move,
+        source: MouseWheelSource::Wheel,
+        modifiers: Modifiers::NONE,
+    });
+    harness.run();
+}
+
+fn press(harness: &mut Harness<'_, TesseraApp>, key: Key) {
+    harness.key_press(key);
+    harness.run();
+}
+
+#[test]
+fn scrolls_slices_and_switches_window_presets() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    write_demo_study_with(dir.path(), &DemoSpec::SMALL, |_| {})?;
+    let mut harness = loaded_app(dir.path());
+
+    // The CT (lowest series number) opens on its middle slice, in the file's window;
+    // its description shows in the browser and over the image.
+    assert_eq!(harness.query_all_by_label(DEMO_CT_DESCRIPTION).count(), 2);
+    harness.get_by_label("Slice 21/40");
+    harness.get_by_label("W 400 L 40");
+
+    // The wheel scrolls when the pointer is over the image: towards the user = next.
+    let centre = harness.get_by_label("Image viewport").rect().center();
+    harness.hover_at(centre);
+    harness.run();
+    wheel(&mut harness, -1.0);
+    harness.get_by_label("Slice 22/40");
+    wheel(&mut harness, 3.0);
+    harness.get_by_label("Slice 19/40");
+
+    press(&mut harness, Key::ArrowDown);
+    harness.get_by_label("Slice 20/40");
+    press(&mut harness, Key::ArrowUp);
+    press(&mut harness, Key::ArrowUp);
+    harness.get_by_label("Slice 18/40");
+    press(&mut harness, Key::End);
+    harness.get_by_label("Slice 40/40");
+    press(&mut harness, Key::PageUp);
+    harness.get_by_label("Slice 30/40");
+    press(&mut harness, Key::Home);
+    harness.get_by_label("Slice 1/40");
+    press(&mut harness, Key::ArrowUp);
+    harness.get_by_label("Slice 1/40");
+
+    press(&mut harness, Key::Num2);
+    harness.get_by_label("W 1500 L -600");
+    harness.get_by_label("Lung");
+    press(&mut harness, Key::Num3);
+    harness.get_by_label("W 2000 L 400");
+    press(&mut harness, Key::Num1);
+    harness.get_by_label("W 400 L 40");
+
+    // Left-drag to the right widens the window; 0 goes back to the file's window.
+    harness.drag_at(centre);
+    harness.hover_at(centre + Vec2::new(60.0, 0.0));
+    harness.drop_at(centre + Vec2::new(60.0, 0.0));
+    harness.run();
+    assert!(
+        harness.query_by_label("W 400 L 40").is_none(),
+        "dragging did not change the window"
+    );
+    press(&mut harness, Key::Num0);
+    harness.get_by_label("W 400 L 40");
+
+    // The slice renders through the real wgpu path without errors.
+    let image = harness.render()?;
+    assert_eq!((image.width(), image.height()), (1000, 700));
+    Ok(())
+}
+
+#[test]
+fn series_browser_switches_series_and_keeps_each_view() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    write_demo_study_with(dir.path(), &DemoSpec::SMALL, |_| {})?;
+    let mut harness = loaded_app(dir.path());
+    press(&mut harness, Key::Home);
+    harness.get_by_label("Slice 1/40");
+
+    harness.get_by_label("Phantom MR T2 sagittal").click();
+    harness.run();
+    harness.get_by_label("Slice 5/8");
+    harness.get_by_label("W 1200 L 600");
+    // CT presets do not apply to MR.
+    press(&mut harness, Key::Num2);
+    harness.get_by_label("W 1200 L 600");
+
+    harness.get_by_label(DEMO_CT_DESCRIPTION).click();
+    harness.run();
+    harness.get_by_label("Slice 1/40");
+    Ok(())
+}
