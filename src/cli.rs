@@ -18,6 +18,7 @@ use crate::imaging::pixels::{self, DecodeError};
 
 mod bench;
 mod info;
+pub mod project;
 
 /// Tessera: annotate DICOM series and whole-slide images offline.
 #[derive(Debug, Parser)]
@@ -59,6 +60,30 @@ enum Command {
         /// Output folder (created if missing).
         dir: PathBuf,
     },
+    /// Create encrypted project files.
+    Project {
+        #[command(subcommand)]
+        what: project::ProjectCommand,
+    },
+    /// Manage a project's members.
+    User {
+        #[command(subcommand)]
+        what: project::UserCommand,
+    },
+    /// Import and export annotations as labels JSON.
+    Labels {
+        #[command(subcommand)]
+        what: project::LabelsCommand,
+    },
+    /// List a project's edit history.
+    History(project::HistoryArgs),
+    /// Verify a project's signatures, hashes, ciphertexts and cache (exit 1 on failure).
+    Verify(project::VerifyArgs),
+    /// Print a project's audit log.
+    Audit(project::AuditArgs),
+    /// Test helper: commit edits and print each acknowledged event id.
+    #[command(hide = true)]
+    DebugCommitLoop(project::CommitLoopArgs),
 }
 
 /// Parses the command line and runs it. Usage errors exit 2 (clap's convention).
@@ -71,6 +96,13 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Some(Command::Info { paths, json }) => info::run(&paths, json),
         Some(Command::Bench { what }) => bench::run(what),
         Some(Command::Demo { dir }) => demo(&dir),
+        Some(Command::Project { what }) => project::run_project(what),
+        Some(Command::User { what }) => project::run_user(what),
+        Some(Command::Labels { what }) => project::run_labels(what),
+        Some(Command::History(a)) => project::run_history(a),
+        Some(Command::Verify(a)) => project::run_verify(a),
+        Some(Command::Audit(a)) => project::run_audit(a),
+        Some(Command::DebugCommitLoop(a)) => project::run_commit_loop(a),
     }
 }
 

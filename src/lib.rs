@@ -2,10 +2,12 @@
 //!
 //! Codemap, in data-flow order:
 //! - [`imaging`]: DICOM files -> series -> volumes -> slice images (headless).
+//! - [`project`]: the encrypted `.tessera` file: keys, signed history, audit log.
 //! - [`cli`]: the command-line interface (`tessera hash|info|bench|demo`).
 //! - [`app`]: the egui/eframe user interface, the only module that touches egui.
 
 pub mod imaging;
+pub mod project;
 pub mod cli;
 pub mod app;
 
