@@ -13,11 +13,13 @@ use clap::{Parser, Subcommand};
 use rayon::prelude::*;
 use serde_json::json;
 
+use crate::imaging::demo;
 use crate::imaging::file::{self, ReadMode};
 use crate::imaging::pixels::{self, DecodeError};
 
 mod bench;
 mod info;
+pub mod project;
 
 /// Tessera: annotate DICOM series and whole-slide images offline.
 #[derive(Debug, Parser)]
@@ -59,6 +61,30 @@ enum Command {
         /// Output folder (created if missing).
         dir: PathBuf,
     },
+    /// Create encrypted project files.
+    Project {
+        #[command(subcommand)]
+        what: project::ProjectCommand,
+    },
+    /// Manage a project's members.
+    User {
+        #[command(subcommand)]
+        what: project::UserCommand,
+    },
+    /// Import and export annotations as labels JSON.
+    Labels {
+        #[command(subcommand)]
+        what: project::LabelsCommand,
+    },
+    /// List a project's edit history.
+    History(project::HistoryArgs),
+    /// Verify a project's signatures, hashes, ciphertexts and cache (exit 1 on failure).
+    Verify(project::VerifyArgs),
+    /// Print a project's audit log.
+    Audit(project::AuditArgs),
+    /// Test helper: commit edits and print each acknowledged event id.
+    #[command(hide = true)]
+    DebugCommitLoop(project::CommitLoopArgs),
 }
 
 /// Parses the command line and runs it. Usage errors exit 2 (clap's convention).
@@ -70,7 +96,14 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Some(Command::Hash { files }) => hash(&files),
         Some(Command::Info { paths, json }) => info::run(&paths, json),
         Some(Command::Bench { what }) => bench::run(what),
-        Some(Command::Demo { dir }) => demo(&dir),
+        Some(Command::Demo { dir }) => demo_command(&dir),
+        Some(Command::Project { what }) => project::run_project(what),
+        Some(Command::User { what }) => project::run_user(what),
+        Some(Command::Labels { what }) => project::run_labels(what),
+        Some(Command::History(a)) => project::run_history(a),
+        Some(Command::Verify(a)) => project::run_verify(a),
+        Some(Command::Audit(a)) => project::run_audit(a),
+        Some(Command::DebugCommitLoop(a)) => project::run_commit_loop(a),
     }
 }
 
@@ -87,7 +120,7 @@ fn open_gui(paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
     } else {
         paths
     };
-    crate::app::run(paths)?;
+    crate::app::run(paths).map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -95,28 +128,44 @@ fn open_gui(paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
 fn ensure_cached_demo_study() -> anyhow::Result<PathBuf> {
     let cache = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
         .unwrap_or_else(std::env::temp_dir);
     let dir = cache.join("tessera").join("demo");
-    // The marker names the generator's version: a newer demo replaces an older one.
-    let marker = dir.join(format!(".complete-{}", crate::imaging::demo::DEMO_VERSION));
-    if !marker.exists() {
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir)
-                .with_context(|| format!("cannot replace the old demo study in {}", dir.display()))?;
-        }
-        tracing::info!("generating the demo study");
-        crate::imaging::demo::write_demo_study(&dir)
-            .with_context(|| format!("cannot write the demo study into {}", dir.display()))?;
-        std::fs::write(&marker, b"")?;
+    if !demo::is_demo_study_complete(&dir) {
+        eprintln!(
+            "tessera: generating the demo study (once) into {}",
+            dir.display()
+        );
+        write_demo(&dir)?;
     }
     Ok(dir)
 }
 
-fn demo(dir: &Path) -> anyhow::Result<ExitCode> {
-    let summary = crate::imaging::demo::write_demo_study(dir)
-        .with_context(|| format!("cannot write the demo study into {}", dir.display()))?;
-    println!("{}", serde_json::to_string(&summary)?);
+fn write_demo(dir: &Path) -> anyhow::Result<demo::DemoSummary> {
+    demo::write_demo_study(dir, |_| {})
+        .with_context(|| format!("cannot write the demo study into {}", dir.display()))
+}
+
+fn demo_command(dir: &Path) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let summary = write_demo(dir)?;
+    for series in &summary.series {
+        println!(
+            "{} {}: {} slices of {}x{} in {}",
+            series.modality,
+            series.description,
+            series.slices,
+            series.columns,
+            series.rows,
+            series.folder.display()
+        );
+    }
+    println!(
+        "wrote {} files in {:.1} s (lesion spheres: see docs/demo-study.md)",
+        summary.files_written,
+        started.elapsed().as_secs_f64()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -138,9 +187,11 @@ fn hash_line(path: &Path) -> serde_json::Value {
         Ok(i) => i,
         Err(e) => return json!({"file": shown, "error": one_line(&e)}),
     };
+    if !instance.has_pixel_data() {
+        return json!({"file": shown, "no_pixels": true});
+    }
     let frames = match instance.number_of_frames() {
         Ok(n) => n,
-        Err(DecodeError::NoPixelData) => return json!({"file": shown, "no_pixels": true}),
         Err(e) => return json!({"file": shown, "error": one_line(&e)}),
     };
     let mut out = Vec::with_capacity(frames as usize);

@@ -68,8 +68,8 @@ fn load(dir: &Path, runs: u32) -> anyhow::Result<ExitCode> {
             bail!("benchmark run failed: {}", err.trim());
         }
         let stdout = String::from_utf8_lossy(&output.stdout);
-        let figures: LoadFigures = serde_json::from_str(stdout.trim())
-            .context("cannot read a benchmark run's output")?;
+        let figures: LoadFigures =
+            serde_json::from_str(stdout.trim()).context("cannot read a benchmark run's output")?;
         samples.push(figures);
     }
     let median = |f: &dyn Fn(&LoadFigures) -> f64| {
@@ -106,20 +106,22 @@ fn round3(v: f64) -> f64 {
 fn load_once(dir: &Path) -> anyhow::Result<LoadFigures> {
     let start = Instant::now();
     let found = discovery::discover(&[dir.to_path_buf()]);
-    let Some(stack) = found.largest_stack() else {
+    let Some(stack) = found.stacks().max_by_key(|s| s.slices.len()) else {
         bail!("no image series found in {}", dir.display());
     };
-    let mut first_slice_ms = None;
-    let loaded = volume::load(stack, &volume::CancelFlag::default(), |event| {
-        if let LoadEvent::SliceReady { .. } = event {
-            first_slice_ms.get_or_insert_with(|| start.elapsed().as_secs_f64() * 1e3);
+    let first_slice_ms = std::sync::OnceLock::new();
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let on_event = |event: LoadEvent| {
+        if let LoadEvent::FirstSlice(_) = event {
+            first_slice_ms.get_or_init(|| start.elapsed().as_secs_f64() * 1e3);
         }
-    })?;
+    };
+    let loaded = volume::load(stack, &volume::LoadOptions::default(), &cancel, &on_event)?;
     let volume_ms = start.elapsed().as_secs_f64() * 1e3;
     Ok(LoadFigures {
-        slices: u64::from(loaded.slices()),
+        slices: u64::from(loaded.geometry.slices),
         bytes: loaded.byte_len() as u64,
-        first_slice_ms: first_slice_ms.unwrap_or(volume_ms),
+        first_slice_ms: first_slice_ms.get().copied().unwrap_or(volume_ms),
         volume_ms,
         peak_rss_bytes: peak_rss_bytes().unwrap_or(0),
     })

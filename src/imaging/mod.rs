@@ -4,11 +4,11 @@
 //! grouping into series, stack geometry and the volume buffer. Headless: it never
 //! imports egui, eframe or wgpu, and never logs patient data.
 
-pub mod file;
-pub mod pixels;
-pub mod display;
+pub mod demo;
 pub mod discovery;
+pub mod display;
+pub mod file;
 pub mod geometry;
+pub mod pixels;
 pub mod volume;
 pub mod writer;
-pub mod demo;

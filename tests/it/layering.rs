@@ -28,14 +28,17 @@ fn domain_code_never_imports_the_gui_stack() {
         let text = std::fs::read_to_string(file).unwrap_or_default();
         for (n, line) in text.lines().enumerate() {
             let code = line.split("//").next().unwrap_or("");
-            if ["egui", "eframe", "wgpu"]
-                .iter()
-                .any(|name| code.contains(&format!("{name}::")) || code.contains(&format!("use {name}")))
-            {
+            if ["egui", "eframe", "wgpu"].iter().any(|name| {
+                code.contains(&format!("{name}::")) || code.contains(&format!("use {name}"))
+            }) {
                 offenders.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
             }
         }
     }
     // main.rs and cli.rs may start the app, through `crate::app` only.
-    assert!(offenders.is_empty(), "GUI types outside src/app:\n{}", offenders.join("\n"));
+    assert!(
+        offenders.is_empty(),
+        "GUI types outside src/app:\n{}",
+        offenders.join("\n")
+    );
 }

@@ -1,0 +1,498 @@
+//! Command-line contracts for project files: `project init`, `user add|passwd|remove|list`,
+//! `labels import|export`, `history`, `verify`, `audit`.
+//!
+//! Owns argument shapes and output formats only; all work happens in [`crate::project`].
+//! The acting user comes from `--user` or `TESSERA_USER`; passphrases from
+//! `TESSERA_PASSPHRASE` / `TESSERA_NEW_PASSPHRASE`, else a hidden prompt. Exit codes:
+//! 0 success, 1 verification or authentication failure, 2 usage error.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use crate::project::model::{Annotation, AnnotationBody, Edit, ImageRef, Kind, Label};
+use crate::project::{
+    self, Id, KdfChoice, KdfParams, Project, ProjectError, Role, Session, VerifyOnOpen, labels,
+};
+
+/// The acting user.
+#[derive(Debug, Args)]
+pub struct UserArg {
+    /// Acting user (default: the TESSERA_USER environment variable).
+    #[arg(long = "user", env = "TESSERA_USER", value_name = "NAME")]
+    pub user: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectCommand {
+    /// Create a project with NAME as its admin; prints the recovery code.
+    Init {
+        /// The new project file (conventionally *.tessera).
+        file: PathBuf,
+        #[command(flatten)]
+        who: UserArg,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    Annotator,
+    Reviewer,
+    Admin,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Role {
+        match r {
+            RoleArg::Annotator => Role::Annotator,
+            RoleArg::Reviewer => Role::Reviewer,
+            RoleArg::Admin => Role::Admin,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a member (passphrase from TESSERA_NEW_PASSPHRASE or a prompt); admins only.
+    Add {
+        file: PathBuf,
+        /// The new member's name.
+        name: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        #[command(flatten)]
+        who: UserArg,
+    },
+    /// Change the acting user's passphrase (new one from TESSERA_NEW_PASSPHRASE or a prompt).
+    Passwd {
+        file: PathBuf,
+        #[command(flatten)]
+        who: UserArg,
+    },
+    /// Remove a member and rotate the project data key; admins only.
+    Remove {
+        file: PathBuf,
+        name: String,
+        #[command(flatten)]
+        who: UserArg,
+    },
+    /// List members and roles.
+    List {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        who: UserArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabelsCommand {
+    /// Import annotations from a labels JSON file (docs/labels-json.md); each becomes an event.
+    Import {
+        file: PathBuf,
+        json: PathBuf,
+        #[command(flatten)]
+        who: UserArg,
+    },
+    /// Print the current annotations (decrypted) as labels JSON.
+    Export {
+        file: PathBuf,
+        #[command(flatten)]
+        who: UserArg,
+    },
+}
+
+/// `tessera history FILE [--json]`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    file: PathBuf,
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    who: UserArg,
+}
+
+/// `tessera verify FILE`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    file: PathBuf,
+    #[command(flatten)]
+    who: UserArg,
+}
+
+/// `tessera audit FILE [--json|--csv]`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    file: PathBuf,
+    #[arg(long, conflicts_with = "csv")]
+    json: bool,
+    #[arg(long)]
+    csv: bool,
+    #[command(flatten)]
+    who: UserArg,
+}
+
+/// Hidden test helper: commits edits forever (or `--count` times), printing each event id
+/// after its COMMIT returned. The crash tests kill it at random moments.
+#[derive(Debug, Args)]
+pub struct CommitLoopArgs {
+    file: PathBuf,
+    #[arg(long, default_value_t = u64::MAX)]
+    count: u64,
+    #[command(flatten)]
+    who: UserArg,
+}
+
+fn secret_from(var: &str, prompt: &str) -> anyhow::Result<Zeroizing<String>> {
+    if let Ok(v) = std::env::var(var) {
+        return Ok(Zeroizing::new(v));
+    }
+    Ok(Zeroizing::new(
+        rpassword::prompt_password(prompt)
+            .with_context(|| format!("cannot read the passphrase (set {var})"))?,
+    ))
+}
+
+fn new_secret(var: &str, who: &str) -> anyhow::Result<Zeroizing<String>> {
+    if let Ok(v) = std::env::var(var) {
+        return Ok(Zeroizing::new(v));
+    }
+    let a = secret_from(var, &format!("New passphrase for {who}: "))?;
+    let b = secret_from(var, "Repeat it: ")?;
+    anyhow::ensure!(*a == *b, "the passphrases differ");
+    Ok(a)
+}
+
+/// Slot parameters: calibrated, unless the test-only TESSERA_TEST_KDF="m_kib,t,p" is set.
+fn kdf_choice() -> KdfChoice {
+    let Ok(spec) = std::env::var("TESSERA_TEST_KDF") else {
+        return KdfChoice::Calibrated;
+    };
+    let n: Vec<i64> = spec
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    match n.as_slice() {
+        [m, t, p] => match KdfParams::bounded(*m, *t, *p) {
+            Some(params) => {
+                eprintln!(
+                    "tessera: warning: TESSERA_TEST_KDF weakens new key slots; for tests only"
+                );
+                KdfChoice::Fixed(params)
+            }
+            None => KdfChoice::Calibrated,
+        },
+        _ => KdfChoice::Calibrated,
+    }
+}
+
+fn unlock(file: &Path, who: &UserArg, check: VerifyOnOpen) -> anyhow::Result<Session> {
+    let project = Project::open(file)?;
+    let pass = secret_from(
+        "TESSERA_PASSPHRASE",
+        &format!("Passphrase for {}: ", who.user),
+    )?;
+    Ok(project.unlock(&who.user, pass.as_bytes(), check)?)
+}
+
+pub fn run_project(cmd: ProjectCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ProjectCommand::Init { file, who } => {
+            let pass = new_secret("TESSERA_PASSPHRASE", &who.user)?;
+            let (_session, code) =
+                Project::create(&file, &who.user, pass.as_bytes(), kdf_choice())?;
+            println!(
+                "created {} with {} as admin",
+                file.display(),
+                who.user.trim()
+            );
+            println!(
+                "recovery code (print it, keep it offline; sign in as user \"recovery\" with it):"
+            );
+            println!("{}", code.display().as_str());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+pub fn run_user(cmd: UserCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        UserCommand::Add {
+            file,
+            name,
+            role,
+            who,
+        } => {
+            let mut s = unlock(&file, &who, VerifyOnOpen::Yes)?;
+            let pass = new_secret("TESSERA_NEW_PASSPHRASE", &name)?;
+            s.add_user(&name, role.into(), pass.as_bytes(), kdf_choice())?;
+            println!("added {} as {}", name.trim(), Role::from(role).as_str());
+        }
+        UserCommand::Passwd { file, who } => {
+            let mut s = unlock(&file, &who, VerifyOnOpen::Yes)?;
+            let pass = new_secret("TESSERA_NEW_PASSPHRASE", &who.user)?;
+            s.change_passphrase(pass.as_bytes(), kdf_choice())?;
+            println!("passphrase changed for {}", who.user.trim());
+        }
+        UserCommand::Remove { file, name, who } => {
+            let mut s = unlock(&file, &who, VerifyOnOpen::Yes)?;
+            s.remove_user(&name)?;
+            println!("removed {}; the project data key was rotated", name.trim());
+            println!(
+                "note: copies of this file taken before now stay readable by {}",
+                name.trim()
+            );
+        }
+        UserCommand::List { file, json, who } => {
+            let mut s = unlock(&file, &who, VerifyOnOpen::Yes)?;
+            let users = s.users()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&users)?);
+            } else {
+                for u in users.iter().filter(|u| u.active) {
+                    println!("{}\t{}", u.name, u.role.as_str());
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn run_labels(cmd: LabelsCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        LabelsCommand::Import { file, json, who } => {
+            let text = std::fs::read_to_string(&json)
+                .with_context(|| format!("cannot read {}", json.display()))?;
+            let doc = match labels::parse(&text) {
+                Ok(d) => d,
+                Err(e) => {
+                    eprintln!("tessera: {e}: {}", json.display());
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let mut s = unlock(&file, &who, VerifyOnOpen::Yes)?;
+            let source = json
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let n = s.import_labels(&doc, &source)?;
+            println!(
+                "imported {n} annotation edits from {} annotations",
+                doc.annotations.len()
+            );
+        }
+        LabelsCommand::Export { file, who } => {
+            let mut s = unlock(&file, &who, VerifyOnOpen::Yes)?;
+            let doc = s.export_labels()?;
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, &doc)?;
+            writeln!(out)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// UTC ISO-8601 with milliseconds, from milliseconds since 1970.
+pub fn iso_utc(ms: i64) -> String {
+    let (days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (h, mi, s, milli) = (
+        rem / 3_600_000,
+        rem / 60_000 % 60,
+        rem / 1000 % 60,
+        rem % 1000,
+    );
+    format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z")
+}
+
+pub fn run_history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
+    let mut s = unlock(&args.file, &args.who, VerifyOnOpen::Yes)?;
+    let items = s.history()?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let rows: Vec<_> = items
+            .iter()
+            .map(|i| json!({"event_id": i.event_id, "author": i.author, "seq": i.seq, "time": iso_utc(i.time_ms), "operation": i.operation, "target": i.target}))
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &rows)?;
+        writeln!(out)?;
+    } else {
+        for i in &items {
+            writeln!(
+                out,
+                "{}  {}  #{}  {}  {}",
+                iso_utc(i.time_ms),
+                i.author,
+                i.seq,
+                i.operation,
+                i.target
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn run_verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let mut s = unlock(&args.file, &args.who, VerifyOnOpen::No)?;
+    match s.verify() {
+        Ok(r) => {
+            println!(
+                "OK: {} members, {} events, {} annotations, {} audit entries",
+                r.members, r.events, r.annotations, r.audit_entries
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(ProjectError::Verification(f)) => {
+            println!("FAILED: {f}");
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+pub fn run_audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
+    let mut s = unlock(&args.file, &args.who, VerifyOnOpen::Yes)?;
+    let entries = s.audit_log()?;
+    let mut out = std::io::stdout().lock();
+    // IHE ATNA (DICOM PS3.15 A.5) field names where they fit.
+    let fields = |e: &project::audit::AuditView| {
+        [
+            iso_utc(e.time_ms),
+            e.user.clone(),
+            e.action.clone(),
+            project::audit::Action::atna_action_code(&e.action).to_owned(),
+            e.outcome.to_string(),
+            e.object
+                .clone()
+                .or_else(|| e.subject.clone())
+                .unwrap_or_default(),
+        ]
+    };
+    const NAMES: [&str; 6] = [
+        "EventDateTime",
+        "UserID",
+        "EventID",
+        "EventActionCode",
+        "EventOutcomeIndicator",
+        "ParticipantObjectID",
+    ];
+    if args.json {
+        let rows: Vec<serde_json::Value> = entries
+            .iter()
+            .map(|e| {
+                serde_json::Value::Object(
+                    NAMES
+                        .iter()
+                        .zip(fields(e))
+                        .map(|(k, v)| ((*k).to_owned(), json!(v)))
+                        .collect(),
+                )
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &rows)?;
+        writeln!(out)?;
+    } else if args.csv {
+        writeln!(out, "{}", NAMES.join(","))?;
+        for e in &entries {
+            writeln!(
+                out,
+                "{}",
+                fields(e)
+                    .iter()
+                    .map(|f| csv_field(f))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )?;
+        }
+    } else {
+        for e in &entries {
+            let [time, user, action, _, outcome, object] = fields(e);
+            writeln!(out, "{time}  {user}  {action}  outcome={outcome}  {object}")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn run_commit_loop(args: CommitLoopArgs) -> anyhow::Result<ExitCode> {
+    let mut s = unlock(&args.file, &args.who, VerifyOnOpen::No)?;
+    let mut out = std::io::stdout().lock();
+    let mut last: Option<Annotation> = None;
+    for i in 0..args.count {
+        let edit = match (&last, i % 3) {
+            (Some(before), 1) => {
+                let mut after = before.clone();
+                after.body.points[0][0] += 1.0;
+                after.body.comment = Some(format!("moved {i}"));
+                Edit::Update {
+                    before: before.clone(),
+                    after,
+                }
+            }
+            _ => Edit::Create {
+                annotation: Annotation {
+                    id: Id::random()?,
+                    body: AnnotationBody {
+                        image: ImageRef::Dicom {
+                            series_uid: format!("1.2.826.0.1.{}", i % 7),
+                            sop_uid: None,
+                            frame: None,
+                        },
+                        kind: Kind::Point,
+                        points: vec![[i as f64, 2.0]],
+                        label: Label {
+                            name: format!("lesion {i}"),
+                            scheme: None,
+                            code: None,
+                            meaning: None,
+                        },
+                        comment: None,
+                    },
+                },
+            },
+        };
+        last = match &edit {
+            Edit::Create { annotation } => Some(annotation.clone()),
+            Edit::Update { after, .. } => Some(after.clone()),
+            Edit::Delete { .. } => None,
+        };
+        let id = s.commit_edit(edit)?;
+        writeln!(out, "{id}")?;
+        out.flush()?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_utc_formats_known_instants() {
+        assert_eq!(iso_utc(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso_utc(951_782_400_123), "2000-02-29T00:00:00.123Z");
+    }
+}

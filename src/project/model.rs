@@ -1,0 +1,308 @@
+//! Annotations as the project stores them, and edits: data that knows its inverse.
+//!
+//! Owns the annotation value type (the same shape as one entry of the labels JSON
+//! format, docs/labels-json.md), the [`Edit`] enum, and the pure replay step
+//! [`apply`]. Pure: no SQLite, no crypto. (When the annotation module grows, these types
+//! move there and the project keeps storing their serialized form.)
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::id::Id;
+
+/// The image an annotation belongs to: a DICOM instance/frame, or a whole-slide image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ImageRef {
+    Dicom {
+        series_uid: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sop_uid: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        frame: Option<u32>,
+    },
+    Slide {
+        slide_sha256: String,
+    },
+}
+
+impl ImageRef {
+    /// What the blind index is computed over: the series, or the slide's hash.
+    pub fn index_key(&self) -> (&'static str, &str) {
+        match self {
+            ImageRef::Dicom { series_uid, .. } => ("series", series_uid),
+            ImageRef::Slide { slide_sha256 } => ("slide", slide_sha256),
+        }
+    }
+}
+
+/// The geometric kind of an annotation; fixes how many points it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Point,
+    Ruler,
+    Angle,
+    Rectangle,
+    Ellipse,
+    Polygon,
+    Freehand,
+}
+
+impl Kind {
+    /// The accepted number of points.
+    pub fn point_count(self) -> std::ops::RangeInclusive<usize> {
+        match self {
+            Kind::Point => 1..=1,
+            Kind::Ruler | Kind::Rectangle | Kind::Ellipse => 2..=2,
+            Kind::Angle => 3..=3,
+            Kind::Polygon => 3..=usize::MAX,
+            Kind::Freehand => 2..=usize::MAX,
+        }
+    }
+}
+
+/// A label: a name, and optionally a coded concept (scheme, code, meaning).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Label {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meaning: Option<String>,
+}
+
+/// Everything about an annotation except its id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnnotationBody {
+    pub image: ImageRef,
+    pub kind: Kind,
+    /// Pixel coordinates `[x, y]` (x = column, y = row, origin at the centre of the
+    /// top-left pixel).
+    pub points: Vec<[f64; 2]>,
+    pub label: Label,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+impl AnnotationBody {
+    /// Checks the point count and that coordinates are finite.
+    pub fn validate(&self) -> Result<(), String> {
+        let n = self.points.len();
+        if !self.kind.point_count().contains(&n) {
+            return Err(format!(
+                "{:?} needs {:?} points, has {n}",
+                self.kind,
+                self.kind.point_count()
+            ));
+        }
+        if self.points.iter().flatten().any(|v| !v.is_finite()) {
+            return Err("coordinates must be finite numbers".into());
+        }
+        if self.label.name.trim().is_empty() {
+            return Err("label name is empty".into());
+        }
+        Ok(())
+    }
+}
+
+/// A stored annotation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Annotation {
+    pub id: Id,
+    #[serde(flatten)]
+    pub body: AnnotationBody,
+}
+
+/// One edit. Each carries what it replaces, so its inverse needs no lookup.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
+#[allow(clippy::large_enum_variant)] // short-lived values; boxing would only add allocations
+pub enum Edit {
+    Create {
+        annotation: Annotation,
+    },
+    Update {
+        before: Annotation,
+        after: Annotation,
+    },
+    Delete {
+        annotation: Annotation,
+    },
+}
+
+impl Edit {
+    /// The edit that undoes this one.
+    pub fn inverse(&self) -> Edit {
+        match self {
+            Edit::Create { annotation } => Edit::Delete {
+                annotation: annotation.clone(),
+            },
+            Edit::Delete { annotation } => Edit::Create {
+                annotation: annotation.clone(),
+            },
+            Edit::Update { before, after } => Edit::Update {
+                before: after.clone(),
+                after: before.clone(),
+            },
+        }
+    }
+
+    /// The annotation this edit touches.
+    pub fn target(&self) -> Id {
+        match self {
+            Edit::Create { annotation } | Edit::Delete { annotation } => annotation.id,
+            Edit::Update { after, .. } => after.id,
+        }
+    }
+
+    /// The operation's name as shown in the history.
+    pub fn op_name(&self) -> &'static str {
+        match self {
+            Edit::Create { .. } => "create",
+            Edit::Update { .. } => "update",
+            Edit::Delete { .. } => "delete",
+        }
+    }
+}
+
+/// What an event's encrypted payload holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventPayload {
+    pub edit: Edit,
+    /// Set when this event undoes an earlier one (its inverse edit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undo_of: Option<Id>,
+}
+
+impl EventPayload {
+    /// The operation name stored in clear on the event.
+    pub fn op_name(&self) -> &'static str {
+        match (self.undo_of.is_some(), &self.edit) {
+            (true, _) => "undo",
+            (false, e) => e.op_name(),
+        }
+    }
+}
+
+/// Why an edit cannot apply to the current state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApplyError {
+    #[error("creates annotation {0} which already exists")]
+    Exists(Id),
+    #[error("edits annotation {0} which does not exist")]
+    Missing(Id),
+    #[error("edit of annotation {0} does not match its current value")]
+    Stale(Id),
+    #[error("update changes the id of annotation {0}")]
+    IdChanged(Id),
+}
+
+/// The replay state: annotation id to value and the id of the event that last set it.
+pub type State = BTreeMap<Id, (Annotation, Id)>;
+
+/// Applies `edit` (made by `event`) to `state`, checking it against the current values.
+pub fn apply(state: &mut State, edit: &Edit, event: Id) -> Result<(), ApplyError> {
+    match edit {
+        Edit::Create { annotation } => {
+            if state.contains_key(&annotation.id) {
+                return Err(ApplyError::Exists(annotation.id));
+            }
+            state.insert(annotation.id, (annotation.clone(), event));
+        }
+        Edit::Update { before, after } => {
+            if before.id != after.id {
+                return Err(ApplyError::IdChanged(before.id));
+            }
+            let Some((current, last)) = state.get_mut(&before.id) else {
+                return Err(ApplyError::Missing(before.id));
+            };
+            if current != before {
+                return Err(ApplyError::Stale(before.id));
+            }
+            *current = after.clone();
+            *last = event;
+        }
+        Edit::Delete { annotation } => {
+            match state.get(&annotation.id) {
+                None => return Err(ApplyError::Missing(annotation.id)),
+                Some((current, _)) if current != annotation => {
+                    return Err(ApplyError::Stale(annotation.id));
+                }
+                Some(_) => {}
+            }
+            state.remove(&annotation.id);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
+mod tests {
+    use super::*;
+
+    fn ann(name: &str) -> Annotation {
+        Annotation {
+            id: Id([7; 16]),
+            body: AnnotationBody {
+                image: ImageRef::Dicom {
+                    series_uid: "1.2.3".into(),
+                    sop_uid: None,
+                    frame: Some(2),
+                },
+                kind: Kind::Point,
+                points: vec![[1.5, 2.0]],
+                label: Label {
+                    name: name.into(),
+                    scheme: None,
+                    code: None,
+                    meaning: None,
+                },
+                comment: None,
+            },
+        }
+    }
+
+    #[test]
+    fn every_edit_is_undone_by_its_inverse() {
+        let (a, b) = (ann("a"), ann("b"));
+        let edits = [
+            Edit::Create {
+                annotation: a.clone(),
+            },
+            Edit::Update {
+                before: a.clone(),
+                after: b.clone(),
+            },
+            Edit::Delete {
+                annotation: b.clone(),
+            },
+        ];
+        let mut state = State::new();
+        let mut snapshots = vec![state.clone()];
+        for e in &edits {
+            apply(&mut state, e, Id::NIL).unwrap();
+            snapshots.push(state.clone());
+        }
+        for (i, e) in edits.iter().enumerate().rev() {
+            apply(&mut state, &e.inverse(), Id::NIL).unwrap();
+            assert_eq!(state, snapshots[i]);
+        }
+        assert_eq!(
+            apply(&mut state, &edits[1], Id::NIL),
+            Err(ApplyError::Missing(a.id))
+        );
+    }
+
+    #[test]
+    fn image_refs_parse_either_form() {
+        let d: ImageRef = serde_json::from_str(r#"{"series_uid":"1.2","frame":3}"#).unwrap();
+        assert!(matches!(d, ImageRef::Dicom { frame: Some(3), .. }));
+        let s: ImageRef = serde_json::from_str(r#"{"slide_sha256":"ab"}"#).unwrap();
+        assert!(matches!(s, ImageRef::Slide { .. }));
+    }
+}

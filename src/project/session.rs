@@ -1,0 +1,769 @@
+//! An unlocked project: the one place that changes a project's state.
+//!
+//! Owns the keys of one signed-in user (zeroizing; wiped by the idle lock), and every
+//! operation on the file: edits and undo, users and passphrases, data-key rotation,
+//! import/export, history, verification and the audit entries each one writes.
+//! Each change is one `BEGIN IMMEDIATE` transaction; "saved" means COMMIT returned.
+
+use std::time::{Duration, Instant};
+
+use rusqlite::{Transaction, TransactionBehavior, params};
+use serde::Serialize;
+
+use super::audit::{self, Action, Actor, AuditView, Entry, Outcome};
+use super::crypto::{Key32, Sealed, random_bytes};
+use super::events::{self, Author, DataKeys};
+use super::id::{Id, hex};
+use super::keys::{GrantRow, KdfChoice, RecoveryCode, SlotKdf, SlotRow, UserSecrets};
+use super::labels::{self, LabelsDoc};
+use super::members::{self, MemberRow, Members, NewRecord, Role};
+use super::model::{Annotation, Edit, EventPayload, ImageRef};
+use super::verify::{self, Failure, Report, Snapshot};
+use super::{Project, ProjectError, load_members, now_ms};
+
+/// Secrets held while unlocked; dropping them wipes them.
+struct Unlocked {
+    secrets: UserSecrets,
+    pdk: Key32,
+    keys: DataKeys,
+}
+
+/// A signed-in user's view of a project.
+pub struct Session {
+    project: Project,
+    user_id: Id,
+    name: String,
+    role: Role,
+    unlocked: Option<Unlocked>,
+    idle_limit: Duration,
+    last_used: Instant,
+}
+
+/// One line of `tessera history`.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryItem {
+    pub event_id: Id,
+    pub author: String,
+    pub seq: i64,
+    pub time_ms: i64,
+    pub operation: String,
+    pub target: Id,
+}
+
+/// One line of `tessera user list`.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberInfo {
+    pub name: String,
+    pub role: Role,
+    pub active: bool,
+}
+
+impl Session {
+    pub(super) fn new(
+        project: Project,
+        user_id: Id,
+        name: String,
+        role: Role,
+        secrets: UserSecrets,
+        pdk: Key32,
+        keys: DataKeys,
+    ) -> Session {
+        Session {
+            project,
+            user_id,
+            name,
+            role,
+            unlocked: Some(Unlocked { secrets, pdk, keys }),
+            idle_limit: super::DEFAULT_IDLE_LOCK,
+            last_used: Instant::now(),
+        }
+    }
+
+    pub fn user(&self) -> &str {
+        &self.name
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    pub fn project_id(&self) -> Id {
+        self.project.project_id
+    }
+
+    /// Sets how long the session may be idle before the keys are wiped.
+    pub fn set_idle_lock(&mut self, limit: Duration) {
+        self.idle_limit = limit;
+    }
+
+    /// True while the keys are held.
+    pub fn is_unlocked(&self) -> bool {
+        self.unlocked.is_some()
+    }
+
+    /// Wipes the keys now (the idle lock calls this).
+    pub fn lock(&mut self) {
+        self.unlocked = None;
+    }
+
+    /// Unlocks again after the idle lock, with the same user's passphrase.
+    pub fn unlock_again(&mut self, secret: &[u8]) -> Result<(), ProjectError> {
+        let (user_id, secrets, pdk, keys, _) = self
+            .project
+            .open_slot(&self.name, secret)
+            .map_err(|(e, _)| e)?;
+        if user_id != self.user_id {
+            return Err(ProjectError::UnknownUser {
+                user: self.name.clone(),
+            });
+        }
+        self.unlocked = Some(Unlocked { secrets, pdk, keys });
+        self.last_used = Instant::now();
+        Ok(())
+    }
+
+    /// The project and the keys, unless the idle lock has wiped them (an idle session is
+    /// wiped here, on its next use).
+    fn parts(&mut self) -> Result<(&mut Project, &mut Unlocked), ProjectError> {
+        if self.last_used.elapsed() > self.idle_limit {
+            self.unlocked = None;
+        }
+        self.last_used = Instant::now();
+        let idle_minutes = self.idle_limit.as_secs() / 60;
+        match self.unlocked.as_mut() {
+            Some(u) => Ok((&mut self.project, u)),
+            None => Err(ProjectError::IdleLocked { idle_minutes }),
+        }
+    }
+
+    /// Commits one edit as one event; returns its id once COMMIT has returned.
+    pub fn commit_edit(&mut self, edit: Edit) -> Result<Id, ProjectError> {
+        let ids = self.commit_payloads(&[EventPayload {
+            edit,
+            undo_of: None,
+        }])?;
+        ids.into_iter()
+            .next()
+            .ok_or_else(|| ProjectError::Format("no event written".into()))
+    }
+
+    /// Commits several events in one transaction (an import).
+    pub fn commit_payloads(&mut self, payloads: &[EventPayload]) -> Result<Vec<Id>, ProjectError> {
+        let user_id = self.user_id;
+        let (project, u) = self.parts()?;
+        let tx = project
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let author = Author {
+            id: user_id,
+            signing: &u.secrets.signing,
+        };
+        let mut ids = Vec::with_capacity(payloads.len());
+        for p in payloads {
+            ids.push(events::append(
+                &tx,
+                &project.project_id,
+                &u.keys,
+                &author,
+                p,
+                now_ms(),
+            )?);
+        }
+        tx.commit()?;
+        if u.keys.sealer.needs_rotation() {
+            self.rotate_data_key()?;
+        }
+        Ok(ids)
+    }
+
+    /// Undoes this user's latest edit that is not yet undone, by appending its inverse.
+    /// Returns `None` when there is nothing to undo.
+    pub fn undo(&mut self) -> Result<Option<Id>, ProjectError> {
+        let user_id = self.user_id;
+        let (project, u) = self.parts()?;
+        let project_id = project.project_id;
+        let sealer = &u.keys.sealer;
+        let mut stmt = project.conn.prepare(&format!(
+            "SELECT {} FROM events WHERE author_id = ?1 ORDER BY seq DESC",
+            events::EVENT_COLUMNS
+        ))?;
+        let rows: Vec<events::EventRow> = stmt
+            .query_map([user_id], events::event_row)?
+            .collect::<Result<_, _>>()?;
+        drop(stmt);
+        let mut undone = std::collections::BTreeSet::new();
+        let mut target = None;
+        for ev in rows {
+            let chunks = load_chunks(&project.conn, &ev.event_id)?;
+            let refs: Vec<&events::PayloadRow> = chunks.iter().collect();
+            let blob = events::open_payload(&project_id, sealer, &ev, &refs)
+                .map_err(|e| ProjectError::Format(e.into()))?;
+            let p = events::decode_payload(&blob)
+                .ok_or_else(|| ProjectError::Format("payload is not a valid edit".into()))?;
+            if let Some(of) = p.undo_of {
+                undone.insert(of);
+            } else if !undone.contains(&ev.event_id) {
+                target = Some((ev.event_id, p.edit));
+                break;
+            }
+        }
+        let Some((event_id, edit)) = target else {
+            return Ok(None);
+        };
+        let ids = self.commit_payloads(&[EventPayload {
+            edit: edit.inverse(),
+            undo_of: Some(event_id),
+        }])?;
+        Ok(ids.into_iter().next())
+    }
+
+    /// The current annotations (decrypted from the cache).
+    pub fn annotations(&mut self) -> Result<Vec<Annotation>, ProjectError> {
+        self.annotations_where(None)
+    }
+
+    /// The annotations of one image's series (or slide), found by blind index.
+    pub fn annotations_for_image(
+        &mut self,
+        image: &ImageRef,
+    ) -> Result<Vec<Annotation>, ProjectError> {
+        let bidx = self.parts()?.1.keys.image_index(image);
+        self.annotations_where(Some(bidx))
+    }
+
+    fn annotations_where(
+        &mut self,
+        bidx: Option<Vec<u8>>,
+    ) -> Result<Vec<Annotation>, ProjectError> {
+        let (project, u) = self.parts()?;
+        let sql = "SELECT annotation_id, image_bidx, event_id, key_id, nonce, ct FROM annotations WHERE ?1 IS NULL OR image_bidx = ?1";
+        let mut stmt = project.conn.prepare(sql)?;
+        let rows: Vec<events::CacheRow> = stmt
+            .query_map([bidx], events::cache_row)?
+            .collect::<Result<_, _>>()?;
+        let mut out = rows
+            .iter()
+            .map(|r| events::open_cache_row(&project.project_id, &u.keys.sealer, r))
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by_key(|a| a.id);
+        Ok(out)
+    }
+
+    /// Verified membership.
+    fn members(&mut self) -> Result<Members, ProjectError> {
+        let (project, u) = self.parts()?;
+        let rows = load_members(&project.conn)?;
+        members::verify_members(&project.project_id, &rows, &u.keys.sealer).map_err(|f| {
+            Failure {
+                area: verify::Area::Membership,
+                author: f.who,
+                seq: None,
+                reason: f.reason,
+            }
+            .into()
+        })
+    }
+
+    /// Members, in name order (the recovery slot included).
+    pub fn users(&mut self) -> Result<Vec<MemberInfo>, ProjectError> {
+        let mut out: Vec<MemberInfo> = self
+            .members()?
+            .into_values()
+            .map(|m| MemberInfo {
+                name: m.name,
+                role: m.role,
+                active: m.active,
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    fn require_admin(&self) -> Result<(), ProjectError> {
+        if self.role == Role::Admin {
+            Ok(())
+        } else {
+            Err(ProjectError::NotAdmin {
+                user: self.name.clone(),
+            })
+        }
+    }
+
+    /// Adds a member with their own passphrase slot (admins only).
+    pub fn add_user(
+        &mut self,
+        name: &str,
+        role: Role,
+        passphrase: &[u8],
+        kdf: KdfChoice,
+    ) -> Result<(), ProjectError> {
+        self.require_admin()?;
+        let name = name.trim();
+        if name.is_empty() || name == RecoveryCode::USER {
+            return Err(ProjectError::ReservedName(name.to_owned()));
+        }
+        if self.members()?.values().any(|m| m.active && m.name == name) {
+            return Err(ProjectError::AlreadyMember {
+                user: name.to_owned(),
+            });
+        }
+        let project_id = self.project_id();
+        let signer_id = self.user_id;
+        let params = kdf.resolve();
+        let time_ms = self.next_member_time()?;
+        let (project, u) = self.parts()?;
+        let new_id = Id::random()?;
+        let secrets = UserSecrets::generate()?;
+        let slot = SlotRow::seal(
+            &project_id,
+            new_id,
+            name,
+            SlotKdf::Argon2id(params),
+            passphrase,
+            &secrets,
+        )
+        .map_err(super::slot_err(name))?;
+        let grant = GrantRow::seal(
+            &project_id,
+            new_id,
+            u.keys.sealer.key_id(),
+            &secrets.box_public(),
+            &u.pdk,
+        )
+        .map_err(super::slot_err(name))?;
+        let rec = NewRecord {
+            user_id: new_id,
+            action: "add",
+            role,
+            name,
+            sign_pk: secrets.signing.verifying_key().to_bytes(),
+            box_pk: secrets.box_public(),
+            time_ms,
+        };
+        let record = MemberRow::signed(
+            &project_id,
+            &u.keys.sealer,
+            &rec,
+            signer_id,
+            &u.secrets.signing,
+        )?;
+        let tx = project
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        super::insert_slot(&tx, &slot)?;
+        super::insert_grant(&tx, &grant)?;
+        super::insert_member(&tx, &record)?;
+        tx.commit()?;
+        self.record_many(&[(Action::UserAdd, Some(name))])
+    }
+
+    fn next_member_time(&self) -> Result<i64, ProjectError> {
+        let last: i64 = self.project.conn.query_row(
+            "SELECT COALESCE(MAX(time_ms), 0) FROM members",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(now_ms().max(last + 1))
+    }
+
+    /// Removes a member (admins only) and rotates the data key in the same transaction.
+    /// Copies of the file taken before stay readable by that member.
+    pub fn remove_user(&mut self, name: &str) -> Result<(), ProjectError> {
+        self.require_admin()?;
+        let name = name.trim();
+        if name == RecoveryCode::USER || name == self.name {
+            return Err(ProjectError::ReservedName(name.to_owned()));
+        }
+        let members = self.members()?;
+        let Some(m) = members
+            .values()
+            .find(|m| m.active && m.name == name)
+            .cloned()
+        else {
+            return Err(ProjectError::UnknownUser {
+                user: name.to_owned(),
+            });
+        };
+        let project_id = self.project_id();
+        let signer_id = self.user_id;
+        let time_ms = self.next_member_time()?;
+        let (project, u) = self.parts()?;
+        let rec = NewRecord {
+            user_id: m.user_id,
+            action: "remove",
+            role: m.role,
+            name,
+            sign_pk: m.sign_pk.to_bytes(),
+            box_pk: m.box_pk,
+            time_ms,
+        };
+        let record = MemberRow::signed(
+            &project_id,
+            &u.keys.sealer,
+            &rec,
+            signer_id,
+            &u.secrets.signing,
+        )?;
+        let tx = project
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        super::insert_member(&tx, &record)?;
+        tx.execute("DELETE FROM slots WHERE user_id = ?1", [m.user_id])?;
+        tx.execute("DELETE FROM grants WHERE user_id = ?1", [m.user_id])?;
+        let (pdk, keys) = rotate(&tx, &project.project_id, &u.keys)?;
+        let actor = Actor {
+            id: signer_id,
+            signing: &u.secrets.signing,
+            keys: &keys,
+        };
+        let entry = Entry {
+            action: Action::UserRemove,
+            outcome: Outcome::Success,
+            subject: Some(m.user_id),
+            object: Some(name),
+        };
+        audit::append(&tx, &project.project_id, Some(&actor), &entry, now_ms())?;
+        events::save_encryption_count(&tx, &keys.sealer)?;
+        tx.commit()?;
+        u.pdk = pdk;
+        u.keys = keys;
+        Ok(())
+    }
+
+    /// Rotates the project data key: a new key id, everything re-encrypted, new grants
+    /// for every member, in one transaction.
+    pub fn rotate_data_key(&mut self) -> Result<(), ProjectError> {
+        let user_id = self.user_id;
+        let (project, u) = self.parts()?;
+        let tx = project
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (pdk, keys) = rotate(&tx, &project.project_id, &u.keys)?;
+        let actor = Actor {
+            id: user_id,
+            signing: &u.secrets.signing,
+            keys: &keys,
+        };
+        let entry = Entry {
+            action: Action::KeyRotate,
+            outcome: Outcome::Success,
+            subject: None,
+            object: None,
+        };
+        audit::append(&tx, &project.project_id, Some(&actor), &entry, now_ms())?;
+        events::save_encryption_count(&tx, &keys.sealer)?;
+        tx.commit()?;
+        u.pdk = pdk;
+        u.keys = keys;
+        Ok(())
+    }
+
+    /// Re-wraps this user's slot under a new passphrase.
+    pub fn change_passphrase(&mut self, new: &[u8], kdf: KdfChoice) -> Result<(), ProjectError> {
+        let project_id = self.project_id();
+        let (user_id, name) = (self.user_id, self.name.clone());
+        let kdf = if name == RecoveryCode::USER {
+            SlotKdf::RecoveryCode
+        } else {
+            SlotKdf::Argon2id(kdf.resolve())
+        };
+        let (project, u) = self.parts()?;
+        let slot = SlotRow::seal(&project_id, user_id, &name, kdf, new, &u.secrets)
+            .map_err(super::slot_err(&name))?;
+        let tx = project
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        super::insert_slot(&tx, &slot)?;
+        tx.commit()?;
+        self.record_many(&[(Action::PassphraseChange, None)])
+    }
+
+    /// The history in clock order, authors named.
+    pub fn history(&mut self) -> Result<Vec<HistoryItem>, ProjectError> {
+        let members = self.members()?;
+        let mut stmt = self.project.conn.prepare(&format!(
+            "SELECT {} FROM events ORDER BY hlc, event_id",
+            events::EVENT_COLUMNS
+        ))?;
+        let rows = stmt.query_map([], events::event_row)?;
+        let mut out = Vec::new();
+        for r in rows {
+            let ev = r?;
+            out.push(HistoryItem {
+                event_id: ev.event_id,
+                author: members.get(&ev.author_id).map_or_else(
+                    || format!("user {}", ev.author_id.short()),
+                    |m| m.name.clone(),
+                ),
+                seq: ev.seq,
+                time_ms: ev.time_ms(),
+                operation: ev.op.clone(),
+                target: ev.target,
+            });
+        }
+        Ok(out)
+    }
+
+    /// All rows verification reads.
+    pub fn snapshot(&mut self) -> Result<Snapshot, ProjectError> {
+        Ok(verify::load(&self.project.conn, self.project.project_id)?)
+    }
+
+    /// Verifies `snap` with this session's keys (tests tamper with snapshots in memory).
+    pub fn verify_snapshot(&mut self, snap: &Snapshot) -> Result<Report, ProjectError> {
+        let (_, u) = self.parts()?;
+        Ok(verify::verify(snap, &u.keys).map(|(r, _)| r)?)
+    }
+
+    pub(super) fn verify_silently(&mut self) -> Result<Report, ProjectError> {
+        let snap = self.snapshot()?;
+        self.verify_snapshot(&snap)
+    }
+
+    /// Verifies everything and records the run in the audit log.
+    pub fn verify(&mut self) -> Result<Report, ProjectError> {
+        let result = self.verify_silently();
+        let outcome = if result.is_ok() {
+            Outcome::Success
+        } else {
+            Outcome::SeriousFailure
+        };
+        self.record(Action::VerifyRun, outcome, None)?;
+        result
+    }
+
+    /// The audit log, decrypted, in time order.
+    pub fn audit_log(&mut self) -> Result<Vec<AuditView>, ProjectError> {
+        let members = self.members()?;
+        let (project, u) = self.parts()?;
+        let rows: Vec<audit::AuditRow> = project
+            .conn
+            .prepare(&format!("SELECT {} FROM audit", audit::COLUMNS))?
+            .query_map([], audit::row)?
+            .collect::<Result<_, _>>()?;
+        Ok(audit::view(
+            &project.project_id,
+            &rows,
+            &members,
+            &u.keys.sealer,
+        ))
+    }
+
+    /// Records that this user viewed an image (the reference is encrypted).
+    pub fn record_view(&mut self, image: &ImageRef) -> Result<(), ProjectError> {
+        let text = serde_json::to_string(image).map_err(|e| ProjectError::Format(e.to_string()))?;
+        self.record(Action::ImageView, Outcome::Success, Some(&text))
+    }
+
+    /// Appends one signed audit entry.
+    pub fn record(
+        &mut self,
+        action: Action,
+        outcome: Outcome,
+        object: Option<&str>,
+    ) -> Result<(), ProjectError> {
+        let user_id = self.user_id;
+        let (project, u) = self.parts()?;
+        let tx = project
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let actor = Actor {
+            id: user_id,
+            signing: &u.secrets.signing,
+            keys: &u.keys,
+        };
+        audit::append(
+            &tx,
+            &project.project_id,
+            Some(&actor),
+            &Entry {
+                action,
+                outcome,
+                subject: None,
+                object,
+            },
+            now_ms(),
+        )?;
+        events::save_encryption_count(&tx, &u.keys.sealer)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Appends several successful entries in one transaction.
+    pub(super) fn record_many(
+        &mut self,
+        entries: &[(Action, Option<&str>)],
+    ) -> Result<(), ProjectError> {
+        let user_id = self.user_id;
+        let (project, u) = self.parts()?;
+        let tx = project
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let actor = Actor {
+            id: user_id,
+            signing: &u.secrets.signing,
+            keys: &u.keys,
+        };
+        for (action, object) in entries {
+            let entry = Entry {
+                action: *action,
+                outcome: Outcome::Success,
+                subject: None,
+                object: *object,
+            };
+            audit::append(&tx, &project.project_id, Some(&actor), &entry, now_ms())?;
+        }
+        events::save_encryption_count(&tx, &u.keys.sealer)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Imports a labels document: each annotation becomes one event by this user, all in
+    /// one transaction. Returns the number of events written.
+    pub fn import_labels(&mut self, doc: &LabelsDoc, source: &str) -> Result<usize, ProjectError> {
+        let current: std::collections::BTreeMap<Id, Annotation> =
+            self.annotations()?.into_iter().map(|a| (a.id, a)).collect();
+        let mut payloads = Vec::new();
+        for a in &doc.annotations {
+            let annotation = Annotation {
+                id: match a.id {
+                    Some(id) => id,
+                    None => Id::random()?,
+                },
+                body: a.body.clone(),
+            };
+            let edit = match current.get(&annotation.id) {
+                None => Edit::Create { annotation },
+                Some(before) if *before == annotation => continue,
+                Some(before) => Edit::Update {
+                    before: before.clone(),
+                    after: annotation,
+                },
+            };
+            payloads.push(EventPayload {
+                edit,
+                undo_of: None,
+            });
+        }
+        let n = self.commit_payloads(&payloads)?.len();
+        self.record(Action::LabelsImport, Outcome::Success, Some(source))?;
+        Ok(n)
+    }
+
+    /// The current annotations as a labels document; records the export.
+    pub fn export_labels(&mut self) -> Result<LabelsDoc, ProjectError> {
+        let doc = labels::to_doc(&self.annotations()?);
+        self.record(
+            Action::LabelsExport,
+            Outcome::Success,
+            Some("labels export"),
+        )?;
+        Ok(doc)
+    }
+}
+
+fn load_chunks(
+    conn: &rusqlite::Connection,
+    event: &Id,
+) -> rusqlite::Result<Vec<events::PayloadRow>> {
+    conn.prepare_cached("SELECT event_id, chunk, key_id, nonce, ct FROM event_payloads WHERE event_id = ?1 ORDER BY chunk")?
+        .query_map([event], events::payload_row)?
+        .collect()
+}
+
+/// Re-encrypts everything under a fresh data key inside `tx`; returns the new key.
+fn rotate(
+    tx: &Transaction<'_>,
+    project: &Id,
+    old: &DataKeys,
+) -> Result<(Key32, DataKeys), ProjectError> {
+    let pdk = Key32::random()?;
+    let key_id = hex(&random_bytes::<8>()?);
+    let new = DataKeys::from_pdk(&pdk, &key_id, 0);
+    tx.execute(
+        "INSERT INTO keys (key_id, created_ms, encryptions) VALUES (?1, ?2, 0)",
+        params![key_id, now_ms()],
+    )?;
+
+    // Event payloads: the events themselves are untouched (their hashes cover the
+    // plaintext commitment, not the ciphertext).
+    let evs: Vec<events::EventRow> = tx
+        .prepare(&format!("SELECT {} FROM events", events::EVENT_COLUMNS))?
+        .query_map([], events::event_row)?
+        .collect::<Result<_, _>>()?;
+    let mut resealed: Vec<(Id, Vec<Sealed>)> = Vec::with_capacity(evs.len());
+    for ev in &evs {
+        let chunks = load_chunks(tx, &ev.event_id)?;
+        let refs: Vec<&events::PayloadRow> = chunks.iter().collect();
+        let blob = events::open_payload(project, &old.sealer, ev, &refs)
+            .map_err(|e| ProjectError::Format(e.into()))?;
+        resealed.push((
+            ev.event_id,
+            new.sealer.seal_chunked(
+                &events::payload_aad(project, &ev.event_id, &ev.author_id, &key_id),
+                &blob,
+            )?,
+        ));
+    }
+    tx.execute("DELETE FROM event_payloads", [])?;
+    for (event, chunks) in &resealed {
+        events::insert_payload_chunks(tx, event, &key_id, chunks)?;
+    }
+
+    let cache: Vec<events::CacheRow> = tx
+        .prepare("SELECT annotation_id, image_bidx, event_id, key_id, nonce, ct FROM annotations")?
+        .query_map([], events::cache_row)?
+        .collect::<Result<_, _>>()?;
+    for row in &cache {
+        let a = events::open_cache_row(project, &old.sealer, row)?;
+        events::write_cache_row(
+            tx,
+            &events::seal_cache_row(project, &new, &a, row.event_id)?,
+        )?;
+    }
+
+    let rows = load_members(tx)?;
+    let members = members::verify_members(project, &rows, &old.sealer).map_err(|f| Failure {
+        area: verify::Area::Membership,
+        author: f.who,
+        seq: None,
+        reason: f.reason,
+    })?;
+    for mut r in rows {
+        let name = r.name(project, &old.sealer)?;
+        r.reseal_name(project, &new.sealer, &name)?;
+        tx.execute(
+            "UPDATE members SET key_id = ?1, name_nonce = ?2, name_ct = ?3 WHERE record_id = ?4",
+            params![r.key_id, r.name_nonce, r.name_ct, r.record_id],
+        )?;
+    }
+    tx.execute("DELETE FROM grants", [])?;
+    for m in members.values().filter(|m| m.active) {
+        super::insert_grant(
+            tx,
+            &GrantRow::seal(project, m.user_id, &key_id, &m.box_pk, &pdk)
+                .map_err(super::slot_err(&m.name))?,
+        )?;
+    }
+
+    let audit_rows: Vec<audit::AuditRow> = tx
+        .prepare(&format!(
+            "SELECT {} FROM audit WHERE obj_ct IS NOT NULL",
+            audit::COLUMNS
+        ))?
+        .query_map([], audit::row)?
+        .collect::<Result<_, _>>()?;
+    for mut r in audit_rows {
+        r.reseal_object(project, &old.sealer, &new.sealer)?;
+        tx.execute(
+            "UPDATE audit SET key_id = ?1, obj_nonce = ?2, obj_ct = ?3 WHERE entry_id = ?4",
+            params![r.key_id, r.obj_nonce, r.obj_ct, r.entry_id],
+        )?;
+    }
+    tx.execute(
+        "UPDATE meta SET value = ?1 WHERE name = 'current_key_id'",
+        [key_id.as_bytes()],
+    )?;
+    tx.execute("DELETE FROM keys WHERE key_id = ?1", [old.sealer.key_id()])?;
+    Ok((pdk, new))
+}
