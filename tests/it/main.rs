@@ -1,4 +1,6 @@
 //! The one integration-test binary: each module builds its own fixtures.
+// Test helpers outside #[test] functions unwrap too: a failed fixture is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli;
 mod corpus;
