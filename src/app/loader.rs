@@ -1,24 +1,20 @@
-//! Background loading for the viewer: one named thread scans the given paths, groups
-//! DICOM files into series and decodes their slices, reporting [`LoadEvent`]s over a
+//! Background loading for the viewer: one named thread discovers the series under the
+//! given paths and loads each stack as a volume, reporting [`LoadEvent`]s over a
 //! bounded channel that the UI drains once per frame.
 //!
-//! Owns the loader thread and the viewer's in-memory series. Stand-in: [`read_study`]
-//! is the single function to replace with `imaging::discovery` + `imaging::volume`
-//! once they land; everything else here stays. Never touches UI state directly and
-//! never logs patient data.
+//! Owns the loader thread and the viewer's in-memory series: discovery and the volume
+//! loader do the work, this module only reshapes their output for the viewer. Never
+//! touches UI state directly and never logs patient data.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 
-use dicom_core::Tag;
-use dicom_dictionary_std::tags;
-use dicom_object::DefaultDicomObject;
-
+use crate::imaging::discovery::{self, Series, Stack};
 use crate::imaging::display::{ModalityLut, VoiWindow};
-use crate::imaging::file::{self, ReadMode};
-use crate::imaging::pixels::{self, Frame, Samples};
+use crate::imaging::pixels::{Frame, Samples};
+use crate::imaging::volume::{self, Volume};
 
 /// Everything the viewer shows about a series except its pixels. Patient-free.
 #[derive(Clone, Debug, PartialEq)]
@@ -123,102 +119,81 @@ fn send(sender: &SyncSender<LoadEvent>, event: LoadEvent, notify: &dyn Fn()) -> 
     sent
 }
 
-/// Header fields of one single-frame image.
-struct SliceHeader {
-    path: PathBuf,
-    series_uid: String,
-    instance_number: i64,
-    position_mm: Option<[f64; 3]>,
-    info: SeriesInfo,
-}
-
-/// Reads every series under `paths`, reporting through `report` (which returns false
-/// to stop). The stand-in for discovery + volume: single-frame images only, grouped by
-/// SeriesInstanceUID and sorted into display order ([`sort_slices`]).
+/// Reads every series under `paths` with [`discovery`] and loads each stack with
+/// [`volume::load`] (the same path `tessera bench load` times), reporting through
+/// `report` (which returns false to stop). Slices are handed to the viewer in display
+/// order ([`display_key`]).
 pub fn read_study(paths: &[PathBuf], report: &mut dyn FnMut(LoadEvent) -> bool) {
-    let mut files = Vec::new();
-    for path in paths {
-        collect_files(path, 0, &mut files);
+    if !report(LoadEvent::Progress {
+        stage: LoadStage::Scanning,
+        done: 0,
+        total: 1,
+    }) {
+        return;
     }
-    files.sort();
-
-    let total = files.len();
-    let mut series: BTreeMap<String, Vec<SliceHeader>> = BTreeMap::new();
-    let mut skipped_files = 0;
-    for (done, path) in files.into_iter().enumerate() {
-        match file::open(&path, ReadMode::HeaderOnly) {
-            Ok(instance) => match slice_header(path, &instance.object) {
-                Some(header) => series
-                    .entry(header.series_uid.clone())
-                    .or_default()
-                    .push(header),
-                None => skipped_files += 1,
-            },
-            Err(_) => skipped_files += 1,
+    let found = discovery::discover(paths);
+    let mut stacks: Vec<(&Series, &Stack)> = found
+        .series()
+        .flat_map(|(_, _, series)| series.stacks.iter().map(move |stack| (series, stack)))
+        .filter(|(_, stack)| !stack.slices.is_empty())
+        .collect();
+    stacks.sort_by_key(|(series, _)| {
+        (
+            series.series_number.unwrap_or(i64::MAX),
+            series.description.clone(),
+        )
+    });
+    let infos: Vec<SeriesInfo> = stacks
+        .iter()
+        .map(|(series, stack)| series_info(series, stack))
+        .collect();
+    if !report(LoadEvent::SeriesFound(infos.clone())) {
+        return;
+    }
+    for warning in stacks.iter().flat_map(|(_, stack)| stack.warnings.iter()) {
+        if !report(LoadEvent::Problem(warning.to_string())) {
+            return;
         }
-        if (done + 1).is_multiple_of(16) || done + 1 == total {
-            let progress = LoadEvent::Progress {
-                stage: LoadStage::Scanning,
-                done: done + 1,
-                total,
-            };
-            if !report(progress) {
+    }
+
+    let total: usize = stacks.iter().map(|(_, stack)| stack.slices.len()).sum();
+    let mut done_before = 0usize;
+    let cancel = AtomicBool::new(false);
+    for (index, ((_, stack), info)) in stacks.iter().zip(&infos).enumerate() {
+        // Progress is reported per stack: the volume's own events arrive on decoder threads.
+        let loaded = volume::load(stack, &volume::LoadOptions::default(), &cancel, &|_| {});
+        let done = done_before + stack.slices.len();
+        done_before = done;
+        if !report(LoadEvent::Progress {
+            stage: LoadStage::Decoding,
+            done,
+            total,
+        }) {
+            return;
+        }
+        let volume = match loaded {
+            Ok(volume) => volume,
+            Err(e) => {
+                if !report(LoadEvent::Problem(format!("series {}: {e}", index + 1))) {
+                    return;
+                }
+                continue;
+            }
+        };
+        for unreadable in &volume.unreadable {
+            let problem = format!(
+                "slice {} unreadable: {}",
+                unreadable.k + 1,
+                unreadable.reason
+            );
+            if !report(LoadEvent::Problem(problem)) {
                 return;
             }
         }
-    }
-
-    let mut series: Vec<Vec<SliceHeader>> = series.into_values().collect();
-    for slices in &mut series {
-        sort_slices(slices);
-    }
-    series.sort_by_key(|slices| {
-        let first = &slices[0].info;
-        (
-            first.series_number.unwrap_or(i64::MAX),
-            first.description.clone(),
-        )
-    });
-    let infos = series
-        .iter()
-        .map(|slices| SeriesInfo {
-            slice_count: slices.len(),
-            ..slices[0].info.clone()
-        })
-        .collect();
-    if !report(LoadEvent::SeriesFound(infos)) {
-        return;
-    }
-
-    let total: usize = series.iter().map(Vec::len).sum();
-    let mut done = 0usize;
-    for (index, headers) in series.iter().enumerate() {
-        let mut slices = Vec::with_capacity(headers.len());
-        for header in headers {
-            match decode_slice(header) {
-                Ok(slice) => slices.push(slice),
-                Err(reason) => {
-                    if !report(LoadEvent::Problem(reason)) {
-                        return;
-                    }
-                }
-            }
-            done += 1;
-            if done.is_multiple_of(8) || done == total {
-                let progress = LoadEvent::Progress {
-                    stage: LoadStage::Decoding,
-                    done,
-                    total,
-                };
-                if !report(progress) {
-                    return;
-                }
-            }
-        }
-        let first = &headers[0].info;
-        let window = first
+        let slices = split_into_slices(volume, info);
+        let window = info
             .file_window
-            .unwrap_or_else(|| window_spanning(&slices, first.modality_lut));
+            .unwrap_or_else(|| window_spanning(&slices, info.modality_lut));
         if !report(LoadEvent::SeriesLoaded {
             index,
             slices,
@@ -227,119 +202,104 @@ pub fn read_study(paths: &[PathBuf], report: &mut dyn FnMut(LoadEvent) -> bool) 
             return;
         }
     }
-    report(LoadEvent::Finished { skipped_files });
-}
-
-/// Folders deeper than this below a given path are not searched.
-const MAX_FOLDER_DEPTH: usize = 8;
-
-fn collect_files(path: &Path, depth: usize, files: &mut Vec<PathBuf>) {
-    if path.is_file() {
-        files.push(path.to_path_buf());
-        return;
-    }
-    if depth > MAX_FOLDER_DEPTH {
-        return;
-    }
-    let Ok(entries) = std::fs::read_dir(path) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        collect_files(&entry.path(), depth + 1, files);
-    }
-}
-
-fn text(object: &DefaultDicomObject, tag: Tag) -> Option<String> {
-    let value = object.element_opt(tag).ok()??.to_str().ok()?;
-    Some(value.trim().to_string())
-}
-
-fn floats(object: &DefaultDicomObject, tag: Tag) -> Option<Vec<f64>> {
-    object.element_opt(tag).ok()??.to_multi_float64().ok()
-}
-
-fn int(object: &DefaultDicomObject, tag: Tag) -> Option<i64> {
-    object.element_opt(tag).ok()??.to_int::<i64>().ok()
-}
-
-/// The header of a single-frame image, or None for anything else.
-fn slice_header(path: PathBuf, object: &DefaultDicomObject) -> Option<SliceHeader> {
-    let series_uid = text(object, tags::SERIES_INSTANCE_UID)?;
-    let rows = u32::try_from(int(object, tags::ROWS)?).ok()?;
-    let columns = u32::try_from(int(object, tags::COLUMNS)?).ok()?;
-    let spacing = floats(object, tags::PIXEL_SPACING).unwrap_or_default();
-    let pixel_spacing_mm = match spacing.as_slice() {
-        [row, column] if *row > 0.0 && *column > 0.0 => [*row, *column],
-        _ => [1.0, 1.0],
-    };
-    let orientation = floats(object, tags::IMAGE_ORIENTATION_PATIENT)
-        .and_then(|v| <[f64; 6]>::try_from(v).ok())
-        .unwrap_or([1.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
-    let position_mm =
-        floats(object, tags::IMAGE_POSITION_PATIENT).and_then(|v| <[f64; 3]>::try_from(v).ok());
-    let first = |tag| floats(object, tag).and_then(|v| v.first().copied());
-    let file_window = match (first(tags::WINDOW_CENTER), first(tags::WINDOW_WIDTH)) {
-        (Some(center), Some(width)) if width >= 1.0 => Some(VoiWindow::new(center, width)),
-        _ => None,
-    };
-    Some(SliceHeader {
-        path,
-        series_uid,
-        instance_number: int(object, tags::INSTANCE_NUMBER).unwrap_or(0),
-        position_mm,
-        info: SeriesInfo {
-            description: text(object, tags::SERIES_DESCRIPTION).unwrap_or_default(),
-            modality: text(object, tags::MODALITY).unwrap_or_default(),
-            series_number: int(object, tags::SERIES_NUMBER),
-            rows,
-            columns,
-            slice_count: 1,
-            pixel_spacing_mm,
-            orientation,
-            modality_lut: ModalityLut {
-                slope: first(tags::RESCALE_SLOPE).unwrap_or(1.0),
-                intercept: first(tags::RESCALE_INTERCEPT).unwrap_or(0.0),
-            },
-            file_window,
-            bits_stored: int(object, tags::BITS_STORED).map_or(8, |b| b.clamp(1, 16) as u8),
-        },
-    })
-}
-
-/// Sorts into display order: slice 1 is the most superior (axial), right (sagittal)
-/// or anterior (coronal) one, following the normal's dominant axis; InstanceNumber
-/// breaks ties and orders slices without a position.
-fn sort_slices(slices: &mut [SliceHeader]) {
-    let order = |s: &SliceHeader| {
-        let o = s.info.orientation;
-        let normal = [
-            o[1] * o[5] - o[2] * o[4],
-            o[2] * o[3] - o[0] * o[5],
-            o[0] * o[4] - o[1] * o[3],
-        ];
-        let axis = (0..3)
-            .max_by(|a, b| normal[*a].abs().total_cmp(&normal[*b].abs()))
-            .unwrap_or(2);
-        // Increasing towards patient left (x), posterior (y) and inferior (-z).
-        let sign = normal[axis].signum() * if axis == 2 { -1.0 } else { 1.0 };
-        s.position_mm.map_or(0.0, |p| {
-            sign * (p[0] * normal[0] + p[1] * normal[1] + p[2] * normal[2])
-        })
-    };
-    slices.sort_by(|a, b| {
-        order(a)
-            .total_cmp(&order(b))
-            .then(a.instance_number.cmp(&b.instance_number))
+    report(LoadEvent::Finished {
+        skipped_files: found.skipped.len(),
     });
 }
 
-fn decode_slice(header: &SliceHeader) -> Result<SliceImage, String> {
-    let instance = file::open(&header.path, ReadMode::Full).map_err(|e| e.to_string())?;
-    let frame = pixels::decode_frame(&instance, 0).map_err(|e| e.to_string())?;
-    Ok(SliceImage {
-        position_mm: header.position_mm.unwrap_or_default(),
-        frame,
-    })
+/// What the viewer needs to know about one stack.
+fn series_info(series: &Series, stack: &Stack) -> SeriesInfo {
+    let g = &stack.geometry;
+    let first = stack.slices.first();
+    let rescale = first.map(|s| s.rescale()).unwrap_or_default();
+    let file_window = first
+        .and_then(|s| s.windows().first().copied())
+        .filter(|w| w.width >= 1.0)
+        .map(|w| VoiWindow::new(w.center, w.width));
+    let row = g.orientation.row_cosine.0;
+    let column = g.orientation.column_cosine.0;
+    SeriesInfo {
+        description: series.description.clone(),
+        modality: series.modality.clone(),
+        series_number: series.series_number,
+        rows: g.rows,
+        columns: g.columns,
+        slice_count: stack.slices.len(),
+        pixel_spacing_mm: g.pixel_spacing_mm,
+        orientation: [row[0], row[1], row[2], column[0], column[1], column[2]],
+        modality_lut: ModalityLut {
+            slope: rescale.slope,
+            intercept: rescale.intercept,
+        },
+        file_window,
+        bits_stored: stack
+            .pixel_format()
+            .map_or(8, |f| f.bits_stored.clamp(1, 16) as u8),
+    }
+}
+
+/// Hands each slice of `volume` to the viewer as its own frame, in display order,
+/// releasing the volume as it goes.
+fn split_into_slices(volume: Volume, info: &SeriesInfo) -> Vec<SliceImage> {
+    let Volume {
+        rows,
+        columns,
+        samples_per_pixel,
+        voxels,
+        geometry,
+        photometric,
+        ..
+    } = volume;
+    let slice_len = rows as usize * columns as usize * usize::from(samples_per_pixel);
+    fn split<T: Clone>(v: Vec<T>, len: usize, wrap: fn(Vec<T>) -> Samples) -> Vec<Samples> {
+        if len == 0 {
+            return Vec::new();
+        }
+        v.chunks(len).map(|c| wrap(c.to_vec())).collect()
+    }
+    let per_slice = match voxels {
+        Samples::U8(v) => split(v, slice_len, Samples::U8),
+        Samples::I8(v) => split(v, slice_len, Samples::I8),
+        Samples::U16(v) => split(v, slice_len, Samples::U16),
+        Samples::I16(v) => split(v, slice_len, Samples::I16),
+        Samples::U32(v) => split(v, slice_len, Samples::U32),
+        Samples::I32(v) => split(v, slice_len, Samples::I32),
+    };
+    let mut slices: Vec<SliceImage> = per_slice
+        .into_iter()
+        .enumerate()
+        .map(|(k, samples)| SliceImage {
+            position_mm: geometry.slice_origins_mm.get(k).map_or([0.0; 3], |p| p.0),
+            frame: Frame {
+                rows,
+                columns,
+                samples_per_pixel,
+                photometric,
+                samples,
+            },
+        })
+        .collect();
+    slices.sort_by(|a, b| {
+        display_key(&info.orientation, a.position_mm)
+            .total_cmp(&display_key(&info.orientation, b.position_mm))
+    });
+    slices
+}
+
+/// Display order: slice 1 is the most superior (axial), right (sagittal) or anterior
+/// (coronal) one, following the normal's dominant axis.
+fn display_key(o: &[f64; 6], p: [f64; 3]) -> f64 {
+    let normal = [
+        o[1] * o[5] - o[2] * o[4],
+        o[2] * o[3] - o[0] * o[5],
+        o[0] * o[4] - o[1] * o[3],
+    ];
+    let axis = (0..3)
+        .max_by(|a, b| normal[*a].abs().total_cmp(&normal[*b].abs()))
+        .unwrap_or(2);
+    // Increasing towards patient left (x), posterior (y) and inferior (-z).
+    let sign = normal[axis].signum() * if axis == 2 { -1.0 } else { 1.0 };
+    sign * (p[0] * normal[0] + p[1] * normal[1] + p[2] * normal[2])
 }
 
 /// A window from the lowest to the highest modality value in the series.
