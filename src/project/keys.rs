@@ -298,7 +298,7 @@ fn derive_kek(kdf: SlotKdf, secret: &[u8], salt: &[u8]) -> Result<Key32, SlotErr
 }
 
 /// A one-byte bucket of a user name: finds the slot to try without storing the name.
-/// It leaks about 8 bits of the name (documented in docs/project-file.md).
+/// It leaks about 8 bits of the name (documented in ARCHITECTURE.md, "The project file").
 pub fn name_tag(project: &Id, name: &str) -> i64 {
     i64::from(sha256(&[b"tessera-name-tag", project.as_bytes(), name.as_bytes()])[0])
 }

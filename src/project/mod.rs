@@ -1,7 +1,7 @@
 //! The encrypted project file: the only writer of the `.tessera` SQLite database.
 //!
 //! Owns the file format, the key hierarchy, the signed append-only history, the
-//! annotation cache, verification and the audit log (see docs/project-file.md). Never
+//! annotation cache, verification and the audit log (see ARCHITECTURE.md, "The project file"). Never
 //! imports egui or the imaging code; never writes a plaintext label, comment, name or UID
 //! to SQLite outside an encrypted field, nor to a log.
 //!

@@ -2,7 +2,7 @@
 //! settings. Owns table layouts only; no other module issues DDL.
 //!
 //! Every column that could identify a patient or carry clinical meaning is a ciphertext;
-//! ids are random, and the clear columns are listed in docs/project-file.md.
+//! ids are random, and the clear columns are listed in ARCHITECTURE.md, "The project file".
 
 use rusqlite::Connection;
 

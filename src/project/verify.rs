@@ -2,7 +2,7 @@
 //! cache, and the audit log. Pure over a [`Snapshot`] (all rows in memory), so tests can
 //! tamper with copies cheaply; `load` reads a snapshot from SQLite.
 //!
-//! Rules (docs/project-file.md): per author, sequence numbers 1..n without gaps; each
+//! Rules (ARCHITECTURE.md, "The project file"): per author, sequence numbers 1..n without gaps; each
 //! previous-hash link; each event hash; each signature against the membership record;
 //! every ciphertext authenticates and matches its signed commitment; the signed tip names
 //! the last event; parents exist and are older; the replay applies cleanly; the cache
