@@ -286,9 +286,9 @@ fn split_into_slices(volume: Volume, info: &SeriesInfo) -> Vec<SliceImage> {
     slices
 }
 
-/// Display order: slice 1 is the most superior (axial), right (sagittal) or anterior
-/// (coronal) one, following the normal's dominant axis.
-fn display_key(o: &[f64; 6], p: [f64; 3]) -> f64 {
+/// The slice normal (row × column cosines) and the patient axis (0 = x, 1 = y, 2 = z)
+/// it mostly points along.
+pub fn normal_and_axis(o: &[f64; 6]) -> ([f64; 3], usize) {
     let normal = [
         o[1] * o[5] - o[2] * o[4],
         o[2] * o[3] - o[0] * o[5],
@@ -297,6 +297,13 @@ fn display_key(o: &[f64; 6], p: [f64; 3]) -> f64 {
     let axis = (0..3)
         .max_by(|a, b| normal[*a].abs().total_cmp(&normal[*b].abs()))
         .unwrap_or(2);
+    (normal, axis)
+}
+
+/// Display order: slice 1 is the most superior (axial), right (sagittal) or anterior
+/// (coronal) one, following the normal's dominant axis.
+fn display_key(o: &[f64; 6], p: [f64; 3]) -> f64 {
+    let (normal, axis) = normal_and_axis(o);
     // Increasing towards patient left (x), posterior (y) and inferior (-z).
     let sign = normal[axis].signum() * if axis == 2 { -1.0 } else { 1.0 };
     sign * (p[0] * normal[0] + p[1] * normal[1] + p[2] * normal[2])

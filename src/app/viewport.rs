@@ -270,15 +270,7 @@ fn direction_letters(d: [f64; 3]) -> String {
 
 /// The patient axis a slice stack steps along, and the slice's coordinate on it.
 fn slice_location(info: &SeriesInfo, slice: &SliceImage) -> (char, f64) {
-    let o = info.orientation;
-    let normal = [
-        o[1] * o[5] - o[2] * o[4],
-        o[2] * o[3] - o[0] * o[5],
-        o[0] * o[4] - o[1] * o[3],
-    ];
-    let axis = (0..3)
-        .max_by(|a, b| normal[*a].abs().total_cmp(&normal[*b].abs()))
-        .unwrap_or(2);
+    let (_, axis) = super::loader::normal_and_axis(&info.orientation);
     (['X', 'Y', 'Z'][axis], slice.position_mm[axis])
 }
 

@@ -376,7 +376,7 @@ impl<R: Read + Seek> Walker<'_, R> {
 }
 
 /// VRs whose explicit length field is 16 bits (PS3.5 7.1.2).
-fn short_length(vr: VR) -> bool {
+pub(super) fn short_length(vr: VR) -> bool {
     use VR::*;
     matches!(
         vr,

@@ -88,7 +88,9 @@ pub(super) fn read_meta<R: Read + Seek>(
         }
         let vr = VR::from_binary([h[4], h[5]]);
         let (len, header_len) = match vr {
-            Some(vr) if meta_short_length(vr) => (u32::from(u16::from_le_bytes([h[6], h[7]])), 8),
+            Some(vr) if super::scan::short_length(vr) => {
+                (u32::from(u16::from_le_bytes([h[6], h[7]])), 8)
+            }
             Some(_) => {
                 let mut l = [0u8; 4];
                 if read_up_to(reader, &mut l)? < 4 {
@@ -128,33 +130,6 @@ pub(super) fn read_meta<R: Read + Seek>(
     }
     info.dataset_start = pos;
     Ok(info)
-}
-
-fn meta_short_length(vr: VR) -> bool {
-    use VR::*;
-    matches!(
-        vr,
-        AE | AS
-            | AT
-            | CS
-            | DA
-            | DS
-            | DT
-            | FL
-            | FD
-            | IS
-            | LO
-            | LT
-            | PN
-            | SH
-            | SL
-            | SS
-            | ST
-            | TM
-            | UI
-            | UL
-            | US
-    )
 }
 
 fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> Result<usize, std::io::Error> {
