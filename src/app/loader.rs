@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 use crate::imaging::discovery::{self, Series, Stack};
 use crate::imaging::display::{ModalityLut, VoiWindow};
 use crate::imaging::pixels::{Frame, Samples};
-use crate::imaging::volume::{self, Volume};
+use crate::imaging::volume::{self, SourceFile, Volume};
 
 /// Everything the viewer shows about a series except its pixels. Patient-free.
 #[derive(Clone, Debug, PartialEq)]
@@ -66,6 +66,12 @@ pub enum LoadEvent {
         slices: Vec<SliceImage>,
         /// The file's window, or one spanning the series' values when it has none.
         window: VoiWindow,
+    },
+    /// The series' source files with their SHA-256 (provenance), hashed after the
+    /// slices were handed over so that hashing never delays the first image.
+    Provenance {
+        index: usize,
+        sources: Vec<SourceFile>,
     },
     /// A file or series that could not be read; short, patient-free text.
     Problem(String),
@@ -161,7 +167,11 @@ pub fn read_study(paths: &[PathBuf], report: &mut dyn FnMut(LoadEvent) -> bool) 
     let cancel = AtomicBool::new(false);
     for (index, ((_, stack), info)) in stacks.iter().zip(&infos).enumerate() {
         // Progress is reported per stack: the volume's own events arrive on decoder threads.
-        let loaded = volume::load(stack, &volume::LoadOptions::default(), &cancel, &|_| {});
+        let options = volume::LoadOptions {
+            provenance: volume::Provenance::AfterLoad,
+            ..volume::LoadOptions::default()
+        };
+        let loaded = volume::load(stack, &options, &cancel, &|_| {});
         let done = done_before + stack.slices.len();
         done_before = done;
         if !report(LoadEvent::Progress {
@@ -171,7 +181,7 @@ pub fn read_study(paths: &[PathBuf], report: &mut dyn FnMut(LoadEvent) -> bool) 
         }) {
             return;
         }
-        let volume = match loaded {
+        let mut volume = match loaded {
             Ok(volume) => volume,
             Err(e) => {
                 if !report(LoadEvent::Problem(format!("series {}: {e}", index + 1))) {
@@ -190,6 +200,7 @@ pub fn read_study(paths: &[PathBuf], report: &mut dyn FnMut(LoadEvent) -> bool) 
                 return;
             }
         }
+        let mut sources = std::mem::take(&mut volume.sources);
         let slices = split_into_slices(volume, info);
         let window = info
             .file_window
@@ -199,6 +210,10 @@ pub fn read_study(paths: &[PathBuf], report: &mut dyn FnMut(LoadEvent) -> bool) 
             slices,
             window,
         }) {
+            return;
+        }
+        volume::hash_sources(&mut sources);
+        if !report(LoadEvent::Provenance { index, sources }) {
             return;
         }
     }

@@ -18,6 +18,7 @@ use egui::TextureHandle;
 use crate::imaging::display::{
     CT_WINDOW_PRESETS, GrayscalePipeline, Polarity, Voi, VoiWindow, render_frame_rgba,
 };
+use crate::imaging::volume::SourceFile;
 use loader::{LoadEvent, Loader, SeriesInfo, SliceImage};
 use series_browser::{SeriesCard, series_list_ui, thumbnail_image};
 use status_bar::{LoadStatus, status_bar_ui};
@@ -61,6 +62,8 @@ struct SeriesEntry {
     slices: Option<Vec<SliceImage>>,
     view: SeriesView,
     thumbnail: Option<TextureHandle>,
+    /// Every source file with its SHA-256, once hashed (after the slices arrive).
+    sources: Vec<SourceFile>,
 }
 
 /// The Tessera workstation window.
@@ -186,6 +189,7 @@ impl TesseraApp {
                             slices: None,
                             view,
                             thumbnail: None,
+                            sources: Vec::new(),
                         }
                     })
                     .collect();
@@ -211,6 +215,11 @@ impl TesseraApp {
                 entry.slices = Some(slices);
                 if self.selected.is_none() {
                     self.selected = Some(index);
+                }
+            }
+            LoadEvent::Provenance { index, sources } => {
+                if let Some(entry) = self.series.get_mut(index) {
+                    entry.sources = sources;
                 }
             }
             LoadEvent::Problem(problem) => self.report_problem(problem),

@@ -53,6 +53,19 @@ pub struct LoadOptions {
     pub max_volume_bytes: u64,
     /// Decoding threads; `None`: one per core.
     pub threads: Option<NonZeroUsize>,
+    /// When the sources' SHA-256 are computed.
+    pub provenance: Provenance,
+}
+
+/// When a load computes the SHA-256 of its source files.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Provenance {
+    /// In the same read pass as the pixels: the volume arrives with every hash.
+    #[default]
+    DuringLoad,
+    /// Not during the load (the volume arrives sooner, `sources[].sha256` is `None`);
+    /// the caller runs [`hash_sources`] afterwards, off the display path.
+    AfterLoad,
 }
 
 impl Default for LoadOptions {
@@ -60,6 +73,7 @@ impl Default for LoadOptions {
         LoadOptions {
             max_volume_bytes: 16 << 30,
             threads: None,
+            provenance: Provenance::DuringLoad,
         }
     }
 }
@@ -399,6 +413,7 @@ fn load_typed<T: Voxel>(
         source_of_slice: &source_of_slice,
         pixel_format: layout,
         cancel,
+        hash: options.provenance == Provenance::DuringLoad,
     };
     let first = first_slice_index(slices);
     let first_k = first as usize;
@@ -459,7 +474,9 @@ fn load_typed<T: Voxel>(
                 sources
                     .par_iter()
                     .enumerate()
-                    .filter(|(_, s)| s.info.number_of_frames > 1)
+                    .filter(|(_, s)| {
+                        s.info.number_of_frames > 1 && options.provenance == Provenance::DuringLoad
+                    })
                     .map(|(i, s)| {
                         let sha =
                             sha256_file(&s.info.path).map_err(|e| format!("cannot read file: {e}"));
@@ -601,6 +618,8 @@ struct SliceDecoder<'a> {
     source_of_slice: &'a [usize],
     pixel_format: &'a PixelFormat,
     cancel: &'a AtomicBool,
+    /// Hash each single-frame file in the pixel read ([`Provenance::DuringLoad`]).
+    hash: bool,
 }
 
 impl SliceDecoder<'_> {
@@ -650,15 +669,15 @@ impl SliceDecoder<'_> {
                 }
             }
         } else {
-            let read = native::read_single(&info.path, info, slot, staging);
+            let read = native::read_single(&info.path, info, slot, staging, self.hash);
             let pixels = match (&read.sha256, read.pixels_done) {
-                (Err(e), _) => Err(e.clone()),
-                (Ok(_), true) => Ok(()),
-                (Ok(_), false) => file::open(&info.path, ReadMode::Full)
+                (Some(Err(e)), _) => Err(e.clone()),
+                (_, true) => Ok(()),
+                (_, false) => file::open(&info.path, ReadMode::Full)
                     .map_err(|e| e.to_string())
                     .and_then(|instance| decode_into(&instance, 0, self.pixel_format, slot)),
             };
-            outcome.sha256 = Some((index, read.sha256));
+            outcome.sha256 = read.sha256.map(|sha| (index, sha));
             pixels
         };
         outcome.pixels = pixels.map(|()| {
@@ -702,4 +721,14 @@ fn decode_into<T: Voxel>(
     }
     slot.copy_from_slice(values);
     Ok(())
+}
+
+/// Computes the SHA-256 of every source that has none yet (after a load with
+/// [`Provenance::AfterLoad`]), reading the files in parallel. Unreadable files keep `None`.
+pub fn hash_sources(sources: &mut [SourceFile]) {
+    use rayon::prelude::*;
+    sources
+        .par_iter_mut()
+        .filter(|s| s.sha256.is_none())
+        .for_each(|s| s.sha256 = sha256_file(&s.path).ok());
 }

@@ -104,6 +104,7 @@ fn bench_load_prints_the_contract_fields() {
         assert!(v[key].as_f64().is_some_and(|x| x > 0.0), "{key}");
     }
     assert!(v["peak_rss_bytes"].as_u64().is_some_and(|x| x > 0));
+    assert!(v["provenance_ms"].as_f64() >= v["volume_ms"].as_f64());
 }
 
 #[test]

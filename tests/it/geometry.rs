@@ -711,3 +711,33 @@ fn peak_rss_stays_near_volume_size() {
         assert!(ratio <= 1.3, "{ratio}");
     }
 }
+
+#[test]
+fn provenance_after_load_gives_the_same_voxels_and_hashes() {
+    let dir = tempfile::tempdir().unwrap();
+    write_axial(
+        dir.path(),
+        "provenance",
+        &[0.0, 1.0, 2.0, 3.0],
+        &[0, 1, 2, 3],
+    );
+    let found = discovery::discover(&dir_input(&dir));
+    let stack = only_stack(&found);
+    let cancel = AtomicBool::new(false);
+    let during = volume::load(stack, &LoadOptions::default(), &cancel, &no_events()).unwrap();
+    let options = LoadOptions {
+        provenance: volume::Provenance::AfterLoad,
+        ..LoadOptions::default()
+    };
+    let mut after = volume::load(stack, &options, &cancel, &no_events()).unwrap();
+    assert_eq!(during.voxels, after.voxels);
+    assert!(after.sources.iter().all(|s| s.sha256.is_none()));
+    volume::hash_sources(&mut after.sources);
+    let hashes = |v: &volume::Volume| -> Vec<Option<String>> {
+        v.sources.iter().map(|s| s.sha256.clone()).collect()
+    };
+    assert_eq!(hashes(&during), hashes(&after));
+    assert!(hashes(&after).iter().all(Option::is_some));
+    let expected = discovery::sha256_file(&after.sources[0].path).unwrap();
+    assert_eq!(after.sources[0].sha256.as_deref(), Some(expected.as_str()));
+}

@@ -165,33 +165,76 @@ pub fn locate_pixel_data(file: &mut File, info: &InstanceInfo, vr: VrEncoding) -
 
 /// The outcome of reading one single-frame file.
 pub struct SingleRead {
-    /// SHA-256 (hex) of the whole file, when it could be read to the end.
-    pub sha256: Result<String, String>,
+    /// SHA-256 (hex) of the whole file, or why it could not be read; `None` when
+    /// the read did not hash (and succeeded).
+    pub sha256: Option<Result<String, String>>,
     /// `true` when the pixels are in `out`; `false` when the file needs the full
     /// decode (not native, or Pixel Data not where expected).
     pub pixels_done: bool,
 }
 
-/// Reads a single-frame file once, front to back: hashes every byte and, when
-/// Pixel Data is native and last, converts it into `out` on the way.
+/// Reads a single-frame file once, front to back: with `hash`, hashes every byte and,
+/// when Pixel Data is native and last, converts it into `out` on the way. Without
+/// `hash`, reads only the Pixel Data value (when native and last).
 pub fn read_single<T: Voxel>(
     path: &Path,
     info: &InstanceInfo,
     out: &mut [T],
     staging: &mut [u8],
+    hash: bool,
 ) -> SingleRead {
+    if !hash {
+        return match read_pixels_only(path, info, out, staging) {
+            Ok(pixels_done) => SingleRead {
+                sha256: None,
+                pixels_done,
+            },
+            Err(e) => SingleRead {
+                sha256: Some(Err(format!("cannot read file: {e}"))),
+                pixels_done: false,
+            },
+        };
+    }
     let mut hasher = Sha256::new();
     let result = read_single_inner(path, info, out, staging, &mut hasher);
     match result {
         Ok(pixels_done) => SingleRead {
-            sha256: Ok(crate::imaging::discovery::hex(&hasher.finalize())),
+            sha256: Some(Ok(crate::imaging::discovery::hex(&hasher.finalize()))),
             pixels_done,
         },
         Err(e) => SingleRead {
-            sha256: Err(format!("cannot read file: {e}")),
+            sha256: Some(Err(format!("cannot read file: {e}"))),
             pixels_done: false,
         },
     }
+}
+
+/// The fast path without hashing: seek to native Pixel Data and convert it into `out`.
+/// `Ok(false)` when the file needs the full decode.
+fn read_pixels_only<T: Voxel>(
+    path: &Path,
+    info: &InstanceInfo,
+    out: &mut [T],
+    staging: &mut [u8],
+) -> std::io::Result<bool> {
+    let mut file = File::open(path)?;
+    let offset = native_encoding(info)
+        .filter(|_| info.number_of_frames == 1)
+        .and_then(|vr| locate_pixel_data(&mut file, info, vr));
+    let Some(offset) = offset else {
+        return Ok(false);
+    };
+    file.seek(SeekFrom::Start(offset))?;
+    let chunk_samples = (staging.len() / T::BYTES).max(1);
+    for out_chunk in out.chunks_mut(chunk_samples) {
+        let n = out_chunk.len() * T::BYTES;
+        let Some(bytes) = staging.get_mut(..n) else {
+            return Ok(false);
+        };
+        file.read_exact(bytes)?;
+        native_le_into(bytes, &info.pixel_format, out_chunk);
+    }
+    Ok(true)
 }
 
 fn read_single_inner<T: Voxel>(
