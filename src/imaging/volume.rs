@@ -335,9 +335,9 @@ struct Source {
 type FileHash = (usize, Result<String, String>);
 
 /// Everything one slice's decode produced.
-struct SliceOutcome<T> {
+struct SliceOutcome {
     k: usize,
-    pixels: Result<T, String>,
+    pixels: Result<(), String>,
     /// Single-frame files: (source index, hash) from the same read.
     sha256: Option<FileHash>,
 }
@@ -375,11 +375,15 @@ fn load_typed<T: Voxel>(
     if slice_len == 0 {
         return Err(LoadError::EmptyStack);
     }
-    let mut buffer: Vec<T> = Vec::new();
-    buffer
+    // Probe that the allocation can succeed (a typed error, not an abort), then take
+    // zeroed memory: the kernel maps zero pages lazily, so the pages are touched by the
+    // decoder threads as they write, in parallel, not by one memset up front.
+    let mut probe: Vec<T> = Vec::new();
+    probe
         .try_reserve_exact(total)
         .map_err(|_| LoadError::OutOfMemory { bytes })?;
-    buffer.resize(total, T::default());
+    drop(probe);
+    let mut buffer: Vec<T> = vec![T::default(); total];
 
     // Distinct files in k order of first use.
     let mut sources: Vec<Source> = Vec::new();
@@ -449,7 +453,7 @@ fn load_typed<T: Voxel>(
         done: 1,
         total: slices,
     });
-    let (mut outcomes, multi_hashes): (Vec<SliceOutcome<T>>, Vec<FileHash>) = pool.install(|| {
+    let (mut outcomes, multi_hashes): (Vec<SliceOutcome>, Vec<FileHash>) = pool.install(|| {
         rayon::join(
             || {
                 buffer
@@ -492,12 +496,22 @@ fn load_typed<T: Voxel>(
     outcomes.push(first_outcome);
     outcomes.sort_by_key(|o| o.k);
 
-    // Fill unreadable slices with the smallest readable value.
-    let fill = outcomes
-        .iter()
-        .filter_map(|o| o.pixels.as_ref().ok())
-        .copied()
-        .reduce(|a, b| if b < a { b } else { a });
+    // Fill unreadable slices with the smallest readable value (found only when needed:
+    // it is a pass over the whole volume).
+    let fill = if outcomes.iter().all(|o| o.pixels.is_ok()) {
+        Some(T::default())
+    } else {
+        buffer
+            .chunks(slice_len)
+            .zip(&outcomes)
+            .filter(|(_, o)| o.pixels.is_ok())
+            .filter_map(|(slot, _)| {
+                slot.iter()
+                    .copied()
+                    .reduce(|a, b| if b < a { b } else { a })
+            })
+            .reduce(|a, b| if b < a { b } else { a })
+    };
     let mut unreadable = Vec::new();
     for o in &outcomes {
         if let Err(reason) = &o.pixels {
@@ -624,7 +638,7 @@ struct SliceDecoder<'a> {
 
 impl SliceDecoder<'_> {
     /// Decodes slice `k` into `slot`; `pixels` is the slot's minimum on success.
-    fn decode<T: Voxel>(&self, k: usize, slot: &mut [T], staging: &mut [u8]) -> SliceOutcome<T> {
+    fn decode<T: Voxel>(&self, k: usize, slot: &mut [T], staging: &mut [u8]) -> SliceOutcome {
         let mut outcome = SliceOutcome {
             k,
             pixels: Err("cancelled".to_string()),
@@ -680,12 +694,7 @@ impl SliceDecoder<'_> {
             outcome.sha256 = read.sha256.map(|sha| (index, sha));
             pixels
         };
-        outcome.pixels = pixels.map(|()| {
-            slot.iter()
-                .copied()
-                .reduce(|a, b| if b < a { b } else { a })
-                .unwrap_or(T::MAX)
-        });
+        outcome.pixels = pixels;
         outcome
     }
 }

@@ -22,7 +22,6 @@ pub const STAGING_BYTES: usize = 256 * 1024;
 /// A stored sample type of a volume buffer (one per [`Samples`] variant).
 pub trait Voxel: Copy + Default + PartialOrd + Send + Sync + 'static {
     const BYTES: usize;
-    const MAX: Self;
     /// One sample from `BYTES` little-endian bytes, keeping the low `bits_stored`
     /// bits (sign-extended when `signed`).
     fn from_le_stored(bytes: &[u8], bits_stored: u32, signed: bool) -> Self;
@@ -34,7 +33,6 @@ macro_rules! voxel {
     ($t:ty, $u:ty, $variant:ident, $bytes:literal) => {
         impl Voxel for $t {
             const BYTES: usize = $bytes;
-            const MAX: Self = <$t>::MAX;
 
             #[inline]
             fn from_le_stored(bytes: &[u8], bits_stored: u32, signed: bool) -> Self {
