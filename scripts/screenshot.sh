@@ -17,7 +17,7 @@ app=$!
 sleep "$wait_s"
 if [ -n "${XDOTOOL:-}" ]; then
   # shellcheck disable=SC2086
-  DISPLAY=$display xdotool search --sync --onlyvisible --name Tessera windowactivate --sync $XDOTOOL || true
+  DISPLAY=$display xdotool search --sync --onlyvisible --name Tessera windowfocus --sync $XDOTOOL || true
   sleep 1
 fi
 DISPLAY=$display import -window root "$out"
