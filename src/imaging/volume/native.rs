@@ -223,6 +223,18 @@ fn read_pixels_only<T: Voxel>(
         return Ok(false);
     };
     file.seek(SeekFrom::Start(offset))?;
+    convert_pixel_value(&mut file, info, out, staging, None)
+}
+
+/// Reads the Pixel Data value at the current position into `out` in whole staging
+/// chunks, hashing what it reads when given a hasher. `Ok(false)`: staging too small.
+fn convert_pixel_value<T: Voxel>(
+    file: &mut File,
+    info: &InstanceInfo,
+    out: &mut [T],
+    staging: &mut [u8],
+    mut hasher: Option<&mut Sha256>,
+) -> std::io::Result<bool> {
     let chunk_samples = (staging.len() / T::BYTES).max(1);
     for out_chunk in out.chunks_mut(chunk_samples) {
         let n = out_chunk.len() * T::BYTES;
@@ -230,6 +242,9 @@ fn read_pixels_only<T: Voxel>(
             return Ok(false);
         };
         file.read_exact(bytes)?;
+        if let Some(hasher) = hasher.as_deref_mut() {
+            hasher.update(&*bytes);
+        }
         native_le_into(bytes, &info.pixel_format, out_chunk);
     }
     Ok(true)
@@ -253,16 +268,9 @@ fn read_single_inner<T: Voxel>(
     };
     hash_exact(&mut file, offset, staging, hasher)?;
 
-    // Pixel Data value: whole staging chunks of samples, then the padding byte.
-    let chunk_samples = (staging.len() / T::BYTES).max(1);
-    for out_chunk in out.chunks_mut(chunk_samples) {
-        let n = out_chunk.len() * T::BYTES;
-        let Some(bytes) = staging.get_mut(..n) else {
-            return Ok(false);
-        };
-        file.read_exact(bytes)?;
-        hasher.update(&*bytes);
-        native_le_into(bytes, &info.pixel_format, out_chunk);
+    // Pixel Data value, then the padding byte and anything after it.
+    if !convert_pixel_value(&mut file, info, out, staging, Some(&mut *hasher))? {
+        return Ok(false);
     }
     hash_to_end(&mut file, staging, hasher)?;
     Ok(true)
