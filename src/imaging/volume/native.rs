@@ -20,7 +20,7 @@ use crate::imaging::pixels::Samples;
 pub const STAGING_BYTES: usize = 256 * 1024;
 
 /// A stored sample type of a volume buffer (one per [`Samples`] variant).
-pub trait Voxel: Copy + Default + PartialOrd + Send + Sync + 'static {
+pub trait Voxel: bytemuck::Pod + Default + PartialOrd + Send + Sync + 'static {
     const BYTES: usize;
     /// One sample from `BYTES` little-endian bytes, keeping the low `bits_stored`
     /// bits (sign-extended when `signed`).
@@ -235,6 +235,17 @@ fn convert_pixel_value<T: Voxel>(
     staging: &mut [u8],
     mut hasher: Option<&mut Sha256>,
 ) -> std::io::Result<bool> {
+    // Every bit stored and a little-endian host: the file's bytes are the samples, so
+    // read them straight into the volume (no staging copy).
+    if cfg!(target_endian = "little") && usize::from(info.pixel_format.bits_stored) >= T::BYTES * 8
+    {
+        let bytes: &mut [u8] = bytemuck::cast_slice_mut(out);
+        file.read_exact(bytes)?;
+        if let Some(hasher) = hasher {
+            hasher.update(&*bytes);
+        }
+        return Ok(true);
+    }
     let chunk_samples = (staging.len() / T::BYTES).max(1);
     for out_chunk in out.chunks_mut(chunk_samples) {
         let n = out_chunk.len() * T::BYTES;
