@@ -171,7 +171,7 @@ pub const DEMO_CT_NOISE_SD_HU: f64 = 10.0;
 /// Noise SD of each MR channel before the magnitude (Rician), signal units.
 const MR_NOISE_SD: f64 = 12.0;
 /// Written last; holds [`DEMO_VERSION`]. A folder without it is incomplete or stale.
-pub const DEMO_MARKER_FILE: &str = "tessera-demo.complete";
+pub const DEMO_MARKER_FILE: &str = ".tessera-demo.complete";
 /// Bump when the generated content changes, so cached copies are rewritten.
 pub const DEMO_VERSION: &str = "tessera-demo 1";
 

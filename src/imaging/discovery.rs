@@ -225,7 +225,14 @@ fn collect(
         }
         if canonical.is_dir() {
             match std::fs::read_dir(&p) {
-                Ok(entries) => pending.extend(entries.filter_map(|e| e.ok()).map(|e| e.path())),
+                // Hidden entries inside a folder (.DS_Store, ._ files, markers) are
+                // not candidates; a hidden file named explicitly still is.
+                Ok(entries) => pending.extend(
+                    entries
+                        .filter_map(|e| e.ok())
+                        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                        .map(|e| e.path()),
+                ),
                 Err(e) => skipped.push(Skipped {
                     reason: format!("cannot list folder: {e}"),
                     path: p,

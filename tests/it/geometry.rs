@@ -741,3 +741,19 @@ fn provenance_after_load_gives_the_same_voxels_and_hashes() {
     let expected = discovery::sha256_file(&after.sources[0].path).unwrap();
     assert_eq!(after.sources[0].sha256.as_deref(), Some(expected.as_str()));
 }
+
+#[test]
+fn hidden_files_inside_folders_are_not_candidates() {
+    let dir = tempfile::tempdir().unwrap();
+    write_axial(dir.path(), "hidden", &[0.0, 1.0], &[0, 1]);
+    std::fs::write(dir.path().join(".DS_Store"), b"finder metadata").unwrap();
+    std::fs::write(dir.path().join("notes.txt"), b"not dicom").unwrap();
+    let found = discovery::discover(&dir_input(&dir));
+    assert_eq!(only_stack(&found).slices.len(), 2);
+    let skipped: Vec<String> = found
+        .skipped
+        .iter()
+        .map(|s| s.path.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(skipped, vec!["notes.txt".to_string()]);
+}
