@@ -7,7 +7,8 @@
 //! touches UI state directly and never logs patient data.
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 
@@ -34,6 +35,22 @@ pub struct SeriesInfo {
     pub file_window: Option<VoiWindow>,
     /// BitsStored, for scaling colour samples wider than 8 bits.
     pub bits_stored: u8,
+    /// Shown over the image only when the user turns patient data on.
+    pub patient: PatientLine,
+}
+
+/// Patient name, ID and birth date of a series: PHI, never in `Debug` output or logs.
+#[derive(Clone, Default, PartialEq)]
+pub struct PatientLine {
+    pub name: String,
+    pub id: String,
+    pub birth_date: String,
+}
+
+impl std::fmt::Debug for PatientLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PatientLine(<redacted>)")
+    }
 }
 
 /// One decoded slice and where it is.
@@ -42,6 +59,16 @@ pub struct SliceImage {
     /// ImagePositionPatient: centre of the first pixel, LPS mm.
     pub position_mm: [f64; 3],
     pub frame: Frame,
+    /// The file (and frame within it) the slice came from, for the tag browser.
+    pub source: Option<SliceSource>,
+}
+
+/// Where a slice is stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SliceSource {
+    pub path: PathBuf,
+    /// 0-based frame number within the file.
+    pub frame: u32,
 }
 
 /// Which pass the loader is in.
@@ -61,6 +88,12 @@ pub enum LoadEvent {
         total: usize,
     },
     SeriesFound(Vec<SeriesInfo>),
+    /// The first decoded slice of a series (its middle one), shown while the rest loads.
+    SeriesPreview {
+        index: usize,
+        slice: SliceImage,
+        window: VoiWindow,
+    },
     SeriesLoaded {
         index: usize,
         slices: Vec<SliceImage>,
@@ -77,12 +110,15 @@ pub enum LoadEvent {
     Problem(String),
     Finished {
         skipped_files: usize,
+        /// Stopped by the user before every series was read.
+        cancelled: bool,
     },
 }
 
 /// A running load; dropping it stops the thread at its next report.
 pub struct Loader {
     events: Receiver<LoadEvent>,
+    cancel: Arc<AtomicBool>,
     _thread: JoinHandle<()>,
 }
 
@@ -94,15 +130,23 @@ impl Loader {
     /// "series-load" thread; `notify` is called after every report (to wake the UI).
     pub fn spawn(paths: Vec<PathBuf>, notify: impl Fn() + Send + 'static) -> std::io::Result<Self> {
         let (sender, events) = std::sync::mpsc::sync_channel(CHANNEL_CAPACITY);
+        let cancel = Arc::new(AtomicBool::new(false));
+        let stop = Arc::clone(&cancel);
         let thread = std::thread::Builder::new()
             .name("series-load".into())
             .spawn(move || {
-                read_study(&paths, &mut |event| send(&sender, event, &notify));
+                read_study(&paths, &stop, &mut |event| send(&sender, event, &notify));
             })?;
         Ok(Self {
             events,
+            cancel,
             _thread: thread,
         })
+    }
+
+    /// Asks the loader to stop soon; what is loaded so far stays.
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
     }
 
     /// The next report, if one is waiting.
@@ -129,7 +173,12 @@ fn send(sender: &SyncSender<LoadEvent>, event: LoadEvent, notify: &dyn Fn()) -> 
 /// [`volume::load`] (the same path `tessera bench load` times), reporting through
 /// `report` (which returns false to stop). Slices are handed to the viewer in display
 /// order ([`display_key`]).
-pub fn read_study(paths: &[PathBuf], report: &mut dyn FnMut(LoadEvent) -> bool) {
+/// Setting `cancel` stops it at the next slice batch.
+pub fn read_study(
+    paths: &[PathBuf],
+    cancel: &AtomicBool,
+    report: &mut dyn FnMut(LoadEvent) -> bool,
+) {
     if !report(LoadEvent::Progress {
         stage: LoadStage::Scanning,
         done: 0,
@@ -164,14 +213,61 @@ pub fn read_study(paths: &[PathBuf], report: &mut dyn FnMut(LoadEvent) -> bool) 
 
     let total: usize = stacks.iter().map(|(_, stack)| stack.slices.len()).sum();
     let mut done_before = 0usize;
-    let cancel = AtomicBool::new(false);
     for (index, ((_, stack), info)) in stacks.iter().zip(&infos).enumerate() {
-        // Progress is reported per stack: the volume's own events arrive on decoder threads.
+        if cancel.load(Ordering::Relaxed) {
+            break;
+        }
         let options = volume::LoadOptions {
             provenance: volume::Provenance::AfterLoad,
             ..volume::LoadOptions::default()
         };
-        let loaded = volume::load(stack, &options, &cancel, &|_| {});
+        // The volume reports its first slice from a decoder thread; it is forwarded
+        // (with progress) through a bounded channel drained by this thread.
+        let (preview_tx, preview_rx) = std::sync::mpsc::sync_channel::<volume::LoadEvent>(4);
+        let loaded = std::thread::scope(|scope| {
+            let worker = scope.spawn(|| {
+                volume::load(stack, &options, cancel, &|event| {
+                    if matches!(
+                        event,
+                        volume::LoadEvent::FirstSlice(_) | volume::LoadEvent::Progress { .. }
+                    ) {
+                        // Progress may be dropped when the channel is full.
+                        let _ = preview_tx.try_send(event);
+                    }
+                })
+            });
+            let mut alive = true;
+            while !worker.is_finished() {
+                match preview_rx.recv_timeout(std::time::Duration::from_millis(20)) {
+                    Ok(volume::LoadEvent::FirstSlice(preview)) if alive => {
+                        let slice = preview_slice(&preview, stack);
+                        let window = info.file_window.unwrap_or_else(|| {
+                            window_spanning(std::slice::from_ref(&slice), info.modality_lut)
+                        });
+                        alive = report(LoadEvent::SeriesPreview {
+                            index,
+                            slice,
+                            window,
+                        });
+                    }
+                    Ok(volume::LoadEvent::Progress { done, .. }) if alive => {
+                        alive = report(LoadEvent::Progress {
+                            stage: LoadStage::Decoding,
+                            done: done_before + done as usize,
+                            total,
+                        });
+                    }
+                    _ => {}
+                }
+                if !alive {
+                    cancel.store(true, Ordering::Relaxed);
+                }
+            }
+            worker.join().unwrap_or(Err(volume::LoadError::Cancelled))
+        });
+        if cancel.load(Ordering::Relaxed) {
+            break;
+        }
         let done = done_before + stack.slices.len();
         done_before = done;
         if !report(LoadEvent::Progress {
@@ -201,7 +297,7 @@ pub fn read_study(paths: &[PathBuf], report: &mut dyn FnMut(LoadEvent) -> bool) 
             }
         }
         let mut sources = std::mem::take(&mut volume.sources);
-        let slices = split_into_slices(volume, info);
+        let slices = split_into_slices(volume, stack, info);
         let window = info
             .file_window
             .unwrap_or_else(|| window_spanning(&slices, info.modality_lut));
@@ -219,7 +315,31 @@ pub fn read_study(paths: &[PathBuf], report: &mut dyn FnMut(LoadEvent) -> bool) 
     }
     report(LoadEvent::Finished {
         skipped_files: found.skipped.len(),
+        cancelled: cancel.load(Ordering::Relaxed),
     });
+}
+
+/// The volume's first decoded slice as a viewer slice.
+fn preview_slice(preview: &volume::SlicePreview, stack: &Stack) -> SliceImage {
+    let slice_ref = stack.slices.get(preview.k as usize);
+    SliceImage {
+        position_mm: stack
+            .geometry
+            .slice_origins_mm
+            .get(preview.k as usize)
+            .map_or([0.0; 3], |p| p.0),
+        frame: Frame {
+            rows: preview.rows,
+            columns: preview.columns,
+            samples_per_pixel: preview.samples_per_pixel,
+            photometric: preview.photometric,
+            samples: preview.samples.clone(),
+        },
+        source: slice_ref.map(|s| SliceSource {
+            path: s.instance.path.clone(),
+            frame: s.frame,
+        }),
+    }
 }
 
 /// What the viewer needs to know about one stack.
@@ -250,12 +370,19 @@ fn series_info(series: &Series, stack: &Stack) -> SeriesInfo {
         bits_stored: stack
             .pixel_format()
             .map_or(8, |f| f.bits_stored.clamp(1, 16) as u8),
+        patient: first
+            .map(|s| PatientLine {
+                name: s.instance.patient.name.replace('^', " ").trim().to_owned(),
+                id: s.instance.patient.id.clone(),
+                birth_date: s.instance.patient_birth_date.0.clone(),
+            })
+            .unwrap_or_default(),
     }
 }
 
 /// Hands each slice of `volume` to the viewer as its own frame, in display order,
 /// releasing the volume as it goes.
-fn split_into_slices(volume: Volume, info: &SeriesInfo) -> Vec<SliceImage> {
+fn split_into_slices(volume: Volume, stack: &Stack, info: &SeriesInfo) -> Vec<SliceImage> {
     let Volume {
         rows,
         columns,
@@ -285,6 +412,10 @@ fn split_into_slices(volume: Volume, info: &SeriesInfo) -> Vec<SliceImage> {
         .enumerate()
         .map(|(k, samples)| SliceImage {
             position_mm: geometry.slice_origins_mm.get(k).map_or([0.0; 3], |p| p.0),
+            source: stack.slices.get(k).map(|s| SliceSource {
+                path: s.instance.path.clone(),
+                frame: s.frame,
+            }),
             frame: Frame {
                 rows,
                 columns,

@@ -1,43 +1,111 @@
 //! The egui/eframe user interface: the only module that touches egui, eframe or wgpu.
 //!
-//! Owns the window, the view state (selected series, slice, window/level) and the one
-//! place that changes it, [`TesseraApp::apply`]. Views are `*_ui` functions that
+//! Owns the window, the view state (series, layout, viewports, cine, panels) and the
+//! one place that changes it, [`TesseraApp::apply`]. Views are `*_ui` functions that
 //! return [`Command`]s; loading runs on a background thread ([`loader`]) and is drained
-//! in [`eframe::App::logic`].
+//! in [`eframe::App::logic`]; slices are drawn by the GPU ([`gpu`]) from a volume
+//! uploaded once per series.
 
+pub mod gpu;
+pub mod hotkeys;
 pub mod loader;
 pub mod series_browser;
 pub mod status_bar;
 pub mod theme;
+pub mod toolbar;
+pub mod viewer;
 pub mod viewport;
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
 
 use egui::TextureHandle;
 
 use crate::imaging::display::{
     CT_WINDOW_PRESETS, GrayscalePipeline, Polarity, Voi, VoiWindow, render_frame_rgba,
 };
+use crate::imaging::mpr::{Plane, VolumeGrid};
 use crate::imaging::volume::SourceFile;
+use gpu::{GpuLimits, GpuVolume};
 use loader::{LoadEvent, Loader, SeriesInfo, SliceImage};
 use series_browser::{SeriesCard, series_list_ui, thumbnail_image};
 use status_bar::{LoadStatus, status_bar_ui};
-use viewport::{SliceTexture, ViewportModel, viewport_ui};
+use viewer::{Cine, ColourMap, Layout, MAX_VIEWPORTS, SeriesView};
+use viewport::{CpuSliceTexture, ViewportInput, viewport_ui};
 
-/// Something the user asked for; applied by [`TesseraApp::apply`].
+/// Something the user asked for; applied by [`TesseraApp::apply`]. `viewport` is an
+/// index into the current layout's viewports.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
     /// Replace what is open with these files or folders.
     Open(Vec<PathBuf>),
+    /// Ask for a folder with the system dialog, then open it.
+    OpenFolderDialog,
+    /// Ask for files with the system dialog, then open them.
+    OpenFilesDialog,
+    CancelLoad,
     SelectSeries(usize),
+    /// Make this viewport the one keys and toolbar act on.
+    Activate(usize),
     /// Move this many slices (negative: towards slice 1).
-    StepSlice(i64),
-    GoToSlice(SliceEnd),
-    SetWindow(VoiWindow),
+    StepSlice {
+        viewport: usize,
+        step: i64,
+    },
+    GoToSlice {
+        viewport: usize,
+        end: SliceEnd,
+    },
+    SetWindow {
+        viewport: usize,
+        window: VoiWindow,
+    },
     /// A [`CT_WINDOW_PRESETS`] entry (CT only).
-    ApplyPreset(usize),
+    ApplyPreset {
+        viewport: usize,
+        preset: usize,
+    },
     /// Back to the window stored in the files.
-    ResetWindow,
+    ResetWindow {
+        viewport: usize,
+    },
+    /// Zoom and pan back to fit, window back to the file's.
+    ResetView {
+        viewport: usize,
+    },
+    /// Multiply the zoom, keeping the point `about` (points from the viewport centre)
+    /// still.
+    Zoom {
+        viewport: usize,
+        factor: f32,
+        about: [f32; 2],
+    },
+    Pan {
+        viewport: usize,
+        delta: [f32; 2],
+    },
+    /// Move the crosshair to this voxel (i, j, k).
+    SetCursor([usize; 3]),
+    ToggleInvert {
+        viewport: usize,
+    },
+    SetColourMap {
+        viewport: usize,
+        map: ColourMap,
+    },
+    SetPlane {
+        viewport: usize,
+        plane: Plane,
+    },
+    SetLayout(Layout),
+    SetLinkedWindow(bool),
+    SetCinePlaying(bool),
+    SetCineRate(f32),
+    SetShowTags(bool),
+    SetShowPatient(bool),
+    SetShowHotkeys(bool),
+    SetShowProblems(bool),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,24 +114,53 @@ pub enum SliceEnd {
     Last,
 }
 
-/// How one series is being viewed; kept per series so switching back restores it.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct SeriesView {
-    /// 0-based display index (slice 1 is superior, right or anterior).
-    pub slice: usize,
-    pub window: VoiWindow,
-    /// The series' own window, for [`Command::ResetWindow`].
-    pub default_window: VoiWindow,
+/// A loaded series' pixels and geometry.
+pub struct LoadedSeries {
+    /// In display order (slice 1 superior, right or anterior).
+    pub slices: Arc<Vec<SliceImage>>,
+    pub grid: VolumeGrid,
+    /// The same slices as the GPU sees them.
+    pub gpu: Arc<GpuVolume>,
+    pub view: SeriesView,
 }
 
-/// One series in the browser, with its pixels once loaded.
+/// One series in the browser.
 struct SeriesEntry {
     info: SeriesInfo,
-    slices: Option<Vec<SliceImage>>,
-    view: SeriesView,
+    loaded: Option<LoadedSeries>,
+    /// The first decoded slice while the rest loads.
+    preview: Option<(SliceImage, VoiWindow)>,
     thumbnail: Option<TextureHandle>,
     /// Every source file with its SHA-256, once hashed (after the slices arrive).
     sources: Vec<SourceFile>,
+}
+
+/// Panels and toggles that are not per series.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Chrome {
+    pub layout: Layout,
+    pub linked_window: bool,
+    pub active_viewport: usize,
+    pub cine: Cine,
+    pub show_tags: bool,
+    pub show_patient: bool,
+    pub show_hotkeys: bool,
+    pub show_problems: bool,
+}
+
+impl Default for Chrome {
+    fn default() -> Self {
+        Self {
+            layout: Layout::Single,
+            linked_window: true,
+            active_viewport: 0,
+            cine: Cine::default(),
+            show_tags: false,
+            show_patient: false,
+            show_hotkeys: false,
+            show_problems: false,
+        }
+    }
 }
 
 /// The Tessera workstation window.
@@ -72,19 +169,32 @@ pub struct TesseraApp {
     series: Vec<SeriesEntry>,
     selected: Option<usize>,
     status: LoadStatus,
-    slice_texture: SliceTexture,
+    /// Every problem of this load, for the details window.
+    problems: Vec<String>,
+    chrome: Chrome,
+    /// `None` when running without wgpu: slices are then drawn on the CPU.
+    gpu: Option<GpuLimits>,
+    cpu_textures: [CpuSliceTexture; MAX_VIEWPORTS],
+    next_volume_key: u64,
+    last_frame: Option<Instant>,
 }
 
 impl TesseraApp {
     /// The app, already loading `initial_paths` (files or folders) when not empty.
     pub fn new(cc: &eframe::CreationContext<'_>, initial_paths: Vec<PathBuf>) -> Self {
         theme::apply(&cc.egui_ctx);
+        let gpu = cc.wgpu_render_state.as_ref().map(gpu::install);
         let mut app = Self {
             loader: None,
             series: Vec::new(),
             selected: None,
             status: LoadStatus::default(),
-            slice_texture: SliceTexture::default(),
+            problems: Vec::new(),
+            chrome: Chrome::default(),
+            gpu,
+            cpu_textures: Default::default(),
+            next_volume_key: 1,
+            last_frame: None,
         };
         if !initial_paths.is_empty() {
             app.apply(&cc.egui_ctx, Command::Open(initial_paths));
@@ -97,75 +207,230 @@ impl TesseraApp {
         self.loader.is_some()
     }
 
+    /// Toggles and layout.
+    pub fn chrome(&self) -> &Chrome {
+        &self.chrome
+    }
+
+    /// The selected series' view, once loaded.
+    pub fn current_view(&self) -> Option<&SeriesView> {
+        Some(&self.selected_loaded()?.view)
+    }
+
+    fn selected_loaded(&self) -> Option<&LoadedSeries> {
+        self.series.get(self.selected?)?.loaded.as_ref()
+    }
+
+    fn selected_loaded_mut(&mut self) -> Option<&mut LoadedSeries> {
+        self.series.get_mut(self.selected?)?.loaded.as_mut()
+    }
+
+    fn viewport_index(&self, viewport: usize) -> usize {
+        viewport.min(self.chrome.layout.viewports() - 1)
+    }
+
     /// The one place that changes application state.
     pub fn apply(&mut self, ctx: &egui::Context, command: Command) {
+        let linked = self.chrome.linked_window;
+        let is_ct = self
+            .series
+            .get(self.selected.unwrap_or(usize::MAX))
+            .is_some_and(|e| e.info.modality == "CT");
         match command {
             Command::Open(paths) => {
+                if let Some(loader) = self.loader.take() {
+                    loader.cancel();
+                }
                 self.series.clear();
                 self.selected = None;
-                self.slice_texture = SliceTexture::default();
                 self.status = LoadStatus::default();
+                self.problems.clear();
+                self.chrome.cine.playing = false;
                 let repaint = ctx.clone();
                 match Loader::spawn(paths, move || repaint.request_repaint()) {
                     Ok(loader) => self.loader = Some(loader),
                     Err(error) => self.report_problem(format!("cannot start loading: {error}")),
                 }
             }
+            Command::OpenFolderDialog => {
+                if let Some(folder) = rfd::FileDialog::new()
+                    .set_title("Open a DICOM folder")
+                    .pick_folder()
+                {
+                    self.apply(ctx, Command::Open(vec![folder]));
+                }
+            }
+            Command::OpenFilesDialog => {
+                if let Some(files) = rfd::FileDialog::new()
+                    .set_title("Open DICOM files")
+                    .pick_files()
+                {
+                    self.apply(ctx, Command::Open(files));
+                }
+            }
+            Command::CancelLoad => {
+                if let Some(loader) = &self.loader {
+                    loader.cancel();
+                }
+            }
             Command::SelectSeries(index) if index < self.series.len() => {
                 self.selected = Some(index);
+                self.chrome.cine.playing = false;
             }
             Command::SelectSeries(_) => {}
-            Command::StepSlice(step) => {
-                if let Some((view, count)) = self.current_view() {
-                    let last = count.saturating_sub(1) as i64;
-                    view.slice = (view.slice as i64 + step).clamp(0, last) as usize;
+            Command::Activate(viewport) => {
+                self.chrome.active_viewport = self.viewport_index(viewport);
+            }
+            Command::StepSlice { viewport, step } => {
+                let index = self.viewport_index(viewport);
+                if let Some(s) = self.selected_loaded_mut() {
+                    s.view.step(&s.grid, index, step);
                 }
             }
-            Command::GoToSlice(end) => {
-                if let Some((view, count)) = self.current_view() {
-                    view.slice = match end {
+            Command::GoToSlice { viewport, end } => {
+                let index = self.viewport_index(viewport);
+                if let Some(s) = self.selected_loaded_mut() {
+                    let depth = match end {
                         SliceEnd::First => 0,
-                        SliceEnd::Last => count.saturating_sub(1),
+                        SliceEnd::Last => usize::MAX,
                     };
+                    s.view.set_depth(&s.grid, index, depth);
                 }
             }
-            Command::SetWindow(window) => {
-                if let Some((view, _)) = self.current_view() {
-                    view.window = window;
+            Command::SetWindow { viewport, window } => {
+                let index = self.viewport_index(viewport);
+                if let Some(s) = self.selected_loaded_mut() {
+                    for v in s.view.windows_mut(index, linked) {
+                        v.window = window;
+                    }
                 }
             }
-            Command::ApplyPreset(index) => {
-                let is_ct = self
-                    .selected_entry()
-                    .is_some_and(|e| e.info.modality == "CT");
-                if let (true, Some(preset)) = (is_ct, CT_WINDOW_PRESETS.get(index))
-                    && let Some((view, _)) = self.current_view()
+            Command::ApplyPreset { viewport, preset } => {
+                let index = self.viewport_index(viewport);
+                if let (true, Some(preset)) = (is_ct, CT_WINDOW_PRESETS.get(preset))
+                    && let Some(s) = self.selected_loaded_mut()
                 {
-                    view.window = preset.window;
+                    for v in s.view.windows_mut(index, linked) {
+                        v.window = preset.window;
+                    }
                 }
             }
-            Command::ResetWindow => {
-                if let Some((view, _)) = self.current_view() {
-                    view.window = view.default_window;
+            Command::ResetWindow { viewport } => {
+                let index = self.viewport_index(viewport);
+                if let Some(s) = self.selected_loaded_mut() {
+                    let window = s.view.default_window;
+                    for v in s.view.windows_mut(index, linked) {
+                        v.window = window;
+                    }
                 }
             }
+            Command::ResetView { viewport } => {
+                let index = self.viewport_index(viewport);
+                if let Some(s) = self.selected_loaded_mut() {
+                    let window = s.view.default_window;
+                    for v in s.view.windows_mut(index, linked) {
+                        v.window = window;
+                    }
+                    let v = &mut s.view.viewports[index];
+                    v.zoom = 1.0;
+                    v.pan = [0.0, 0.0];
+                }
+            }
+            Command::Zoom {
+                viewport,
+                factor,
+                about,
+            } => {
+                let index = self.viewport_index(viewport);
+                if let Some(s) = self.selected_loaded_mut()
+                    && factor.is_finite()
+                    && factor > 0.0
+                {
+                    s.view.viewports[index].zoom_about(factor, about);
+                }
+            }
+            Command::Pan { viewport, delta } => {
+                let index = self.viewport_index(viewport);
+                if let Some(s) = self.selected_loaded_mut() {
+                    let v = &mut s.view.viewports[index];
+                    v.pan = [v.pan[0] + delta[0], v.pan[1] + delta[1]];
+                }
+            }
+            Command::SetCursor(voxel) => {
+                if let Some(s) = self.selected_loaded_mut() {
+                    s.view.cursor = s.grid.clamp_voxel(voxel.map(|v| v as f64));
+                }
+            }
+            Command::ToggleInvert { viewport } => {
+                let index = self.viewport_index(viewport);
+                if let Some(s) = self.selected_loaded_mut() {
+                    let invert = !s.view.viewports[index].invert;
+                    for v in s.view.windows_mut(index, linked) {
+                        v.invert = invert;
+                    }
+                }
+            }
+            Command::SetColourMap { viewport, map } => {
+                let index = self.viewport_index(viewport);
+                if let Some(s) = self.selected_loaded_mut() {
+                    for v in s.view.windows_mut(index, linked) {
+                        v.colour_map = map;
+                    }
+                }
+            }
+            Command::SetPlane { viewport, plane } => {
+                let index = self.viewport_index(viewport);
+                if let Some(s) = self.selected_loaded_mut() {
+                    let v = &mut s.view.viewports[index];
+                    v.plane = plane;
+                    v.zoom = 1.0;
+                    v.pan = [0.0, 0.0];
+                }
+            }
+            Command::SetLayout(layout) => {
+                self.chrome.layout = layout;
+                self.chrome.active_viewport = 0;
+                for entry in &mut self.series {
+                    if let Some(s) = &mut entry.loaded {
+                        s.view.set_layout(&s.grid, layout);
+                    }
+                }
+            }
+            Command::SetLinkedWindow(linked) => {
+                self.chrome.linked_window = linked;
+                let active = self.chrome.active_viewport;
+                if linked && let Some(s) = self.selected_loaded_mut() {
+                    let source = s.view.viewports[active];
+                    for v in &mut s.view.viewports {
+                        v.window = source.window;
+                        v.invert = source.invert;
+                        v.colour_map = source.colour_map;
+                    }
+                }
+            }
+            Command::SetCinePlaying(playing) => {
+                self.chrome.cine.playing = playing && self.selected_loaded().is_some();
+            }
+            Command::SetCineRate(rate) => {
+                if rate.is_finite() {
+                    self.chrome.cine.rate =
+                        rate.clamp(*viewer::CINE_RATES.start(), *viewer::CINE_RATES.end());
+                }
+            }
+            Command::SetShowTags(show) => self.chrome.show_tags = show,
+            Command::SetShowPatient(show) => self.chrome.show_patient = show,
+            Command::SetShowHotkeys(show) => self.chrome.show_hotkeys = show,
+            Command::SetShowProblems(show) => self.chrome.show_problems = show,
         }
-    }
-
-    fn selected_entry(&self) -> Option<&SeriesEntry> {
-        self.series.get(self.selected?)
-    }
-
-    /// The selected series' view and slice count, once its slices are loaded.
-    fn current_view(&mut self) -> Option<(&mut SeriesView, usize)> {
-        let entry = self.series.get_mut(self.selected?)?;
-        let count = entry.slices.as_ref()?.len();
-        Some((&mut entry.view, count))
     }
 
     fn report_problem(&mut self, problem: String) {
         self.status.problems += 1;
-        self.status.last_problem = Some(problem);
+        self.status.last_problem = Some(problem.clone());
+        // Bounded: a folder of a million bad files keeps the first 1000 lines.
+        if self.problems.len() < 1000 {
+            self.problems.push(problem);
+        }
     }
 
     fn on_load_event(&mut self, ctx: &egui::Context, event: LoadEvent) {
@@ -177,24 +442,28 @@ impl TesseraApp {
                 self.status.series = infos.len();
                 self.series = infos
                     .into_iter()
-                    .map(|info| {
-                        let window = info.file_window.unwrap_or(VoiWindow::new(127.5, 256.0));
-                        let view = SeriesView {
-                            slice: info.slice_count / 2,
-                            window,
-                            default_window: window,
-                        };
-                        SeriesEntry {
-                            info,
-                            slices: None,
-                            view,
-                            thumbnail: None,
-                            sources: Vec::new(),
-                        }
+                    .map(|info| SeriesEntry {
+                        info,
+                        loaded: None,
+                        preview: None,
+                        thumbnail: None,
+                        sources: Vec::new(),
                     })
                     .collect();
                 if self.series.is_empty() {
                     self.report_problem("no DICOM images found".to_owned());
+                }
+            }
+            LoadEvent::SeriesPreview {
+                index,
+                slice,
+                window,
+            } => {
+                if let Some(entry) = self.series.get_mut(index) {
+                    entry.preview = Some((slice, window));
+                    if self.selected.is_none() {
+                        self.selected = Some(index);
+                    }
                 }
             }
             LoadEvent::SeriesLoaded {
@@ -202,17 +471,33 @@ impl TesseraApp {
                 slices,
                 window,
             } => {
+                let key = self.next_volume_key;
+                self.next_volume_key += 1;
+                let layout = self.chrome.layout;
                 let Some(entry) = self.series.get_mut(index) else {
                     return;
                 };
-                entry.view = SeriesView {
-                    slice: slices.len() / 2,
-                    window,
-                    default_window: window,
-                };
-                entry.thumbnail = make_thumbnail(ctx, index, &entry.info, &slices, window);
+                let positions: Vec<[f64; 3]> = slices.iter().map(|s| s.position_mm).collect();
+                let info = &entry.info;
+                let grid = VolumeGrid::from_slices(
+                    info.columns as usize,
+                    info.rows as usize,
+                    info.orientation,
+                    info.pixel_spacing_mm,
+                    &positions,
+                );
+                entry.thumbnail = make_thumbnail(ctx, index, info, &slices, window);
                 self.status.images += slices.len();
-                entry.slices = Some(slices);
+                let slices = Arc::new(slices);
+                let gpu = Arc::new(GpuVolume::new(key, info, Arc::clone(&slices)));
+                let view = SeriesView::new(&grid, window, layout);
+                entry.loaded = Some(LoadedSeries {
+                    slices,
+                    grid,
+                    gpu,
+                    view,
+                });
+                entry.preview = None;
                 if self.selected.is_none() {
                     self.selected = Some(index);
                 }
@@ -223,12 +508,71 @@ impl TesseraApp {
                 }
             }
             LoadEvent::Problem(problem) => self.report_problem(problem),
-            LoadEvent::Finished { skipped_files } => {
+            LoadEvent::Finished {
+                skipped_files,
+                cancelled,
+            } => {
                 self.status.finished = true;
+                self.status.cancelled = cancelled;
                 self.status.skipped_files = skipped_files;
                 self.loader = None;
             }
         }
+    }
+
+    /// Keys that act on the window rather than one viewport.
+    fn global_key_commands(&self, ctx: &egui::Context) -> Vec<Command> {
+        if ctx.egui_wants_keyboard_input() {
+            return Vec::new();
+        }
+        let chrome = &self.chrome;
+        let active = chrome.active_viewport;
+        ctx.input_mut(|i| {
+            let mut commands = Vec::new();
+            let mut pressed = |key| i.consume_key(egui::Modifiers::NONE, key);
+            if pressed(egui::Key::F1) || pressed(egui::Key::Questionmark) {
+                commands.push(Command::SetShowHotkeys(!chrome.show_hotkeys));
+            }
+            if pressed(egui::Key::T) {
+                commands.push(Command::SetShowTags(!chrome.show_tags));
+            }
+            if pressed(egui::Key::P) {
+                commands.push(Command::SetShowPatient(!chrome.show_patient));
+            }
+            if pressed(egui::Key::L) {
+                commands.push(Command::SetLinkedWindow(!chrome.linked_window));
+            }
+            if pressed(egui::Key::C) {
+                commands.push(Command::SetCinePlaying(!chrome.cine.playing));
+            }
+            for (key, layout) in [
+                (egui::Key::F5, Layout::Single),
+                (egui::Key::F6, Layout::OneByThree),
+                (egui::Key::F7, Layout::TwoByTwo),
+            ] {
+                if pressed(key) {
+                    commands.push(Command::SetLayout(layout));
+                }
+            }
+            for (key, plane) in [
+                (egui::Key::A, Plane::Axial),
+                (egui::Key::S, Plane::Sagittal),
+                (egui::Key::O, Plane::Coronal),
+            ] {
+                if pressed(key) {
+                    commands.push(Command::SetPlane {
+                        viewport: active,
+                        plane,
+                    });
+                }
+            }
+            if i.consume_key(egui::Modifiers::SHIFT, egui::Key::Slash)
+                || i.consume_key(egui::Modifiers::SHIFT, egui::Key::Questionmark)
+            {
+                commands.push(Command::SetShowHotkeys(!chrome.show_hotkeys));
+            }
+            commands
+        })
     }
 }
 
@@ -280,17 +624,49 @@ impl eframe::App for TesseraApp {
         if !dropped.is_empty() {
             self.apply(ctx, Command::Open(dropped));
         }
+        // Cine: advance the active viewport by the slices due since the last frame.
+        let now = Instant::now();
+        let elapsed = self.last_frame.map_or_else(Default::default, |t| now - t);
+        self.last_frame = Some(now);
+        let steps = self.chrome.cine.advance(elapsed);
+        let active = self.chrome.active_viewport;
+        if let Some(s) = self.selected_loaded_mut() {
+            for _ in 0..steps {
+                s.view.step_wrapping(&s.grid, active);
+            }
+        }
+        if self.chrome.cine.playing {
+            ctx.request_repaint_after(self.chrome.cine.next_in());
+        }
+        for command in self.global_key_commands(ctx) {
+            self.apply(ctx, command);
+        }
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let mut commands = Vec::new();
+        let current = self.selected_loaded().map(|s| &s.view);
+        let is_ct = self
+            .series
+            .get(self.selected.unwrap_or(usize::MAX))
+            .is_some_and(|e| e.info.modality == "CT");
+        egui::Panel::top("toolbar")
+            .frame(
+                egui::Frame::side_top_panel(ui.style())
+                    .inner_margin(egui::Margin::symmetric(theme::PANEL_MARGIN, 4)),
+            )
+            .show(ui, |ui| {
+                commands.extend(toolbar::toolbar_ui(ui, &self.chrome, current, is_ct));
+            });
         egui::Panel::bottom("status-bar")
             .exact_size(theme::STATUS_BAR_HEIGHT)
             .frame(
                 egui::Frame::side_top_panel(ui.style())
                     .inner_margin(egui::Margin::symmetric(theme::PANEL_MARGIN, 0)),
             )
-            .show(ui, |ui| status_bar_ui(ui, &self.status));
+            .show(ui, |ui| {
+                commands.extend(status_bar_ui(ui, &self.status, self.loader.is_some()));
+            });
         egui::Panel::left("series-browser")
             .resizable(true)
             .default_size(theme::SERIES_PANEL_WIDTH)
@@ -302,39 +678,117 @@ impl eframe::App for TesseraApp {
                     .iter()
                     .map(|entry| SeriesCard {
                         info: &entry.info,
-                        loaded: entry.slices.is_some(),
+                        loaded: entry.loaded.is_some(),
                         thumbnail: entry.thumbnail.as_ref(),
                     })
                     .collect();
                 commands.extend(series_list_ui(ui, &cards, self.selected));
             });
         egui::CentralPanel::default()
-            .frame(egui::Frame::new().fill(theme::VIEWPORT_BACKGROUND))
+            .frame(egui::Frame::new().fill(theme::SEPARATOR))
             .show(ui, |ui| {
-                let shown = self.selected.and_then(|index| {
-                    let entry = self.series.get(index)?;
-                    let model = ViewportModel {
-                        info: &entry.info,
-                        slices: entry.slices.as_deref()?,
-                        view: &entry.view,
-                    };
-                    Some((index, model))
-                });
-                let empty_message = if self.loader.is_some() {
-                    "Loading…"
-                } else {
-                    "No images open. Drop a DICOM folder here, or start tessera with a path."
-                };
-                commands.extend(viewport_ui(
-                    ui,
-                    shown,
-                    empty_message,
-                    &mut self.slice_texture,
-                ));
+                commands.extend(self.viewports_ui(ui));
             });
+        if self.chrome.show_hotkeys {
+            let mut open = true;
+            egui::Window::new("Hotkeys")
+                .open(&mut open)
+                .collapsible(false)
+                .resizable(false)
+                .anchor(egui::Align2::CENTER_CENTER, egui::Vec2::ZERO)
+                .show(ui.ctx(), hotkeys::hotkey_sheet_ui);
+            if !open {
+                commands.push(Command::SetShowHotkeys(false));
+            }
+        }
+        if self.chrome.show_problems {
+            let mut open = true;
+            egui::Window::new("Problems")
+                .open(&mut open)
+                .collapsible(false)
+                .default_width(560.0)
+                .show(ui.ctx(), |ui| {
+                    egui::ScrollArea::vertical()
+                        .max_height(360.0)
+                        .show(ui, |ui| {
+                            for problem in &self.problems {
+                                ui.label(problem);
+                            }
+                            if self.status.problems > self.problems.len() {
+                                ui.label(format!(
+                                    "… and {} more",
+                                    self.status.problems - self.problems.len()
+                                ));
+                            }
+                        });
+                });
+            if !open {
+                commands.push(Command::SetShowProblems(false));
+            }
+        }
         for command in commands {
             self.apply(ui.ctx(), command);
         }
+    }
+}
+
+impl TesseraApp {
+    /// The layout's viewports in a grid, with a hairline between them.
+    fn viewports_ui(&mut self, ui: &mut egui::Ui) -> Vec<Command> {
+        let mut commands = Vec::new();
+        let area = ui.available_rect_before_wrap();
+        ui.allocate_rect(area, egui::Sense::hover());
+        let entry = self.selected.and_then(|i| self.series.get(i));
+        let Some(entry) = entry else {
+            let message = if self.loader.is_some() {
+                "Loading…"
+            } else {
+                "No images open. Drop a DICOM folder here, or use Open folder… above."
+            };
+            ui.painter()
+                .rect_filled(area, 0.0, theme::VIEWPORT_BACKGROUND);
+            ui.put(
+                area,
+                egui::Label::new(egui::RichText::new(message).color(theme::TEXT_DIM)),
+            );
+            return commands;
+        };
+        let layout = if entry.loaded.is_some() {
+            self.chrome.layout
+        } else {
+            Layout::Single
+        };
+        let (columns, rows) = layout.grid();
+        let gap = 2.0;
+        let cell = egui::vec2(
+            (area.width() - gap * (columns as f32 - 1.0)) / columns as f32,
+            (area.height() - gap * (rows as f32 - 1.0)) / rows as f32,
+        );
+        for index in 0..layout.viewports() {
+            let (c, r) = (index % columns, index / columns);
+            let min = area.min + egui::vec2(c as f32 * (cell.x + gap), r as f32 * (cell.y + gap));
+            let rect = egui::Rect::from_min_size(min, cell);
+            let input = ViewportInput {
+                index,
+                info: &entry.info,
+                loaded: entry.loaded.as_ref(),
+                preview: entry.preview.as_ref(),
+                chrome: &self.chrome,
+                gpu: self.gpu,
+                multi: layout.viewports() > 1,
+            };
+            let mut child = ui.new_child(
+                egui::UiBuilder::new()
+                    .max_rect(rect)
+                    .id_salt(("viewport", index)),
+            );
+            commands.extend(viewport_ui(
+                &mut child,
+                input,
+                &mut self.cpu_textures[index],
+            ));
+        }
+        commands
     }
 }
 

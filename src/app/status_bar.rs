@@ -5,7 +5,7 @@
 use egui::{Align, Layout, ProgressBar, RichText, Ui};
 
 use super::loader::LoadStage;
-use super::theme;
+use super::{Command, theme};
 
 /// Where loading stands, as shown to the user.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -13,6 +13,8 @@ pub struct LoadStatus {
     /// Stage, done, total while loading.
     pub progress: Option<(LoadStage, usize, usize)>,
     pub finished: bool,
+    /// The user stopped the load.
+    pub cancelled: bool,
     pub series: usize,
     pub images: usize,
     pub skipped_files: usize,
@@ -21,9 +23,11 @@ pub struct LoadStatus {
     pub last_problem: Option<String>,
 }
 
-const HINT: &str = "Wheel, arrows, PgUp/PgDn, Home/End: slices  ·  Drag: window/level  ·  1–4: presets  ·  0: reset";
+const HINT: &str = "Wheel: slices  ·  Left drag: window/level  ·  Middle: pan  ·  Right: zoom  ·  1–4: presets  ·  ? or F1: all keys";
 
-pub fn status_bar_ui(ui: &mut Ui, status: &LoadStatus) {
+/// The bar; `loading` shows the cancel button.
+pub fn status_bar_ui(ui: &mut Ui, status: &LoadStatus, loading: bool) -> Vec<Command> {
+    let mut commands = Vec::new();
     ui.horizontal_centered(|ui| {
         match status.progress {
             Some((stage, done, total)) if !status.finished => {
@@ -42,9 +46,15 @@ pub fn status_bar_ui(ui: &mut Ui, status: &LoadStatus) {
                         .desired_height(12.0),
                 );
                 ui.label(format!("{verb} {done}/{total} {unit}"));
+                if loading && ui.small_button("Cancel").clicked() {
+                    commands.push(Command::CancelLoad);
+                }
             }
             _ if status.finished => {
                 let mut text = format!("{} series · {} images", status.series, status.images);
+                if status.cancelled {
+                    text.push_str(" · loading cancelled");
+                }
                 if status.skipped_files > 0 {
                     let plural = if status.skipped_files == 1 { "" } else { "s" };
                     text.push_str(&format!(
@@ -58,14 +68,22 @@ pub fn status_bar_ui(ui: &mut Ui, status: &LoadStatus) {
         }
         if let Some(problem) = &status.last_problem {
             let text = if status.problems > 1 {
-                format!("⚠ {} problems, last: {problem}", status.problems)
+                format!("{} problems, last: {problem}", status.problems)
             } else {
-                format!("⚠ {problem}")
+                format!("Problem: {problem}")
             };
-            ui.add(egui::Label::new(RichText::new(text).color(theme::ERROR)).truncate());
+            let line = ui.add(
+                egui::Label::new(RichText::new(text).color(theme::ERROR))
+                    .truncate()
+                    .sense(egui::Sense::click()),
+            );
+            if line.on_hover_text("Click for every problem").clicked() {
+                commands.push(Command::SetShowProblems(true));
+            }
         }
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
             ui.add(egui::Label::new(RichText::new(HINT).small().color(theme::TEXT_DIM)).truncate());
         });
     });
+    commands
 }

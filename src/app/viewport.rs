@@ -1,27 +1,26 @@
-//! The slice viewport: draws the current slice with its overlays and turns wheel,
-//! keyboard and drag input into [`Command`]s.
+//! One image viewport: draws its plane of the selected series (on the GPU through
+//! [`super::gpu`], or on the CPU when there is no GPU path), the overlays, crosshair
+//! and scale bar, and turns the reading-room mouse and keys into [`Command`]s.
 //!
-//! Owns the slice texture cache and the mapping between screen and image. Changes no
-//! application state itself; the caller applies the returned commands.
+//! Owns the mapping between the viewport's screen rectangle and the volume, and a
+//! CPU-rendered texture for previews and the no-GPU fallback. Changes no application
+//! state itself; the caller applies the returned commands.
 
 use egui::{
     Align, Align2, Color32, Event, Key, Layout, Modifiers, MouseWheelUnit, PointerButton, Pos2,
-    Rect, RichText, Sense, Shape, TextureHandle, TextureOptions, Ui, UiBuilder, Vec2, WidgetInfo,
+    Rect, RichText, Sense, Shape, Stroke, TextureHandle, TextureOptions, Ui, UiBuilder, Vec2,
+    WidgetInfo,
 };
 
+use super::gpu::{GpuLimits, SliceCallback, SliceParams};
 use super::loader::{SeriesInfo, SliceImage};
-use super::{Command, SeriesView, SliceEnd, theme};
+use super::viewer::{ColourMap, ViewportState};
+use super::{Chrome, Command, LoadedSeries, SliceEnd, theme};
 use crate::imaging::display::{
     CT_WINDOW_PRESETS, GrayscalePipeline, Polarity, Voi, VoiWindow, render_frame_rgba,
 };
+use crate::imaging::mpr::{Plane, PlaneView, direction_letters, scale_bar_mm};
 use crate::imaging::pixels::Samples;
-
-/// What the viewport shows: a loaded series and how it is being viewed.
-pub struct ViewportModel<'a> {
-    pub info: &'a SeriesInfo,
-    pub slices: &'a [SliceImage],
-    pub view: &'a SeriesView,
-}
 
 /// Slices a PgUp/PgDn press moves.
 const PAGE_SLICES: i64 = 10;
@@ -29,45 +28,69 @@ const PAGE_SLICES: i64 = 10;
 const POINTS_PER_SLICE: f32 = 40.0;
 /// Drag distance (points) that changes the window by its own width.
 const DRAG_POINTS_PER_WIDTH: f32 = 300.0;
+/// Right-drag distance (points) that doubles the zoom.
+const DRAG_POINTS_PER_DOUBLING: f32 = 150.0;
+/// Ctrl+wheel zoom per line.
+const WHEEL_ZOOM_PER_LINE: f32 = 1.15;
 
-/// The slice currently uploaded to the GPU, re-rendered only when its inputs change.
+/// Everything one viewport draws from.
+pub struct ViewportInput<'a> {
+    pub index: usize,
+    pub info: &'a SeriesInfo,
+    pub loaded: Option<&'a LoadedSeries>,
+    /// The first decoded slice, while the series loads.
+    pub preview: Option<&'a (SliceImage, VoiWindow)>,
+    pub chrome: &'a Chrome,
+    pub gpu: Option<GpuLimits>,
+    /// More than one viewport on screen (crosshair, plane names, active frame).
+    pub multi: bool,
+}
+
+/// A slice rendered on the CPU into an egui texture, re-rendered only when its
+/// inputs change.
 #[derive(Default)]
-pub struct SliceTexture {
+pub struct CpuSliceTexture {
     handle: Option<TextureHandle>,
-    key: Option<TextureKey>,
+    key: Option<CpuKey>,
     error: Option<String>,
 }
 
 #[derive(Clone, Copy, PartialEq)]
-struct TextureKey {
-    series: usize,
+struct CpuKey {
     slice: usize,
     window: [u64; 2],
+    invert: bool,
 }
 
-impl SliceTexture {
-    /// Makes the texture show `slice` of series `series` under `window`.
-    fn update(&mut self, ctx: &egui::Context, series: usize, model: &ViewportModel<'_>) {
-        let window = model.view.window;
-        let key = TextureKey {
-            series,
-            slice: model.view.slice,
+impl CpuSliceTexture {
+    fn show(
+        &mut self,
+        ctx: &egui::Context,
+        info: &SeriesInfo,
+        slice: &SliceImage,
+        window: VoiWindow,
+        invert: bool,
+    ) {
+        let key = CpuKey {
+            slice: std::ptr::from_ref(slice) as usize,
             window: [window.center.to_bits(), window.width.to_bits()],
+            invert,
         };
         if self.key == Some(key) {
             return;
         }
         self.key = Some(key);
-        let Some(slice) = model.slices.get(model.view.slice) else {
-            return;
-        };
         let pipeline = GrayscalePipeline {
-            modality: model.info.modality_lut,
+            modality: info.modality_lut,
             voi: Voi::Linear(window),
-            polarity: Polarity::Normal,
+            polarity: if invert {
+                Polarity::Inverted
+            } else {
+                Polarity::Normal
+            },
         };
         let frame = &slice.frame;
-        match render_frame_rgba(frame, &pipeline, None, model.info.bits_stored) {
+        match render_frame_rgba(frame, &pipeline, None, info.bits_stored) {
             Ok(rgba) => {
                 let size = [frame.columns as usize, frame.rows as usize];
                 let image = egui::ColorImage::from_rgba_unmultiplied(size, &rgba);
@@ -75,7 +98,7 @@ impl SliceTexture {
                     Some(handle) => handle.set(image, TextureOptions::LINEAR),
                     None => {
                         self.handle =
-                            Some(ctx.load_texture("slice", image, TextureOptions::LINEAR));
+                            Some(ctx.load_texture("cpu-slice", image, TextureOptions::LINEAR));
                     }
                 }
                 self.error = None;
@@ -85,101 +108,364 @@ impl SliceTexture {
     }
 }
 
-/// The central viewport. `series` is the index of the shown series, for the cache.
+/// Where an image of `size_mm` goes in `rect` at `zoom` (1 = fit) and `pan`.
+pub fn image_rect(rect: Rect, size_mm: [f64; 2], zoom: f32, pan: [f32; 2]) -> Rect {
+    let available = rect.shrink(theme::VIEWPORT_PADDING);
+    let size = Vec2::new(size_mm[0] as f32, size_mm[1] as f32);
+    let fit = (available.width() / size.x).min(available.height() / size.y);
+    let scale = if fit.is_finite() { fit.max(0.0) } else { 0.0 };
+    Rect::from_center_size(
+        rect.center() + Vec2::new(pan[0], pan[1]),
+        size * scale * zoom,
+    )
+}
+
+/// The shader's mapping from the viewport rectangle (0..1 both ways) to voxels.
+pub fn plane_mapping(view: &PlaneView, rect: Rect, image: Rect) -> ([f32; 3], [f32; 3], [f32; 3]) {
+    let at = |f: Vec2| {
+        let p = rect.min + f * rect.size();
+        let uv = (p - image.min) / image.size();
+        view.voxel_at([f64::from(uv.x), f64::from(uv.y)])
+    };
+    let o = at(Vec2::ZERO);
+    let x = at(Vec2::X);
+    let y = at(Vec2::Y);
+    let f = |v: [f64; 3]| v.map(|c| c as f32);
+    (
+        f(o),
+        f([x[0] - o[0], x[1] - o[1], x[2] - o[2]]),
+        f([y[0] - o[0], y[1] - o[1], y[2] - o[2]]),
+    )
+}
+
+/// Crosshair colours: the plane a line stands for (Slicer's convention).
+fn plane_colour(plane: Plane) -> Color32 {
+    match plane {
+        Plane::Axial => Color32::from_rgb(230, 90, 80),
+        Plane::Coronal => Color32::from_rgb(110, 200, 100),
+        Plane::Sagittal => Color32::from_rgb(235, 205, 80),
+    }
+}
+
+/// Draws one viewport filling `ui`'s rectangle and returns what the user asked for.
 pub fn viewport_ui(
     ui: &mut Ui,
-    series: Option<(usize, ViewportModel<'_>)>,
-    empty_message: &str,
-    texture: &mut SliceTexture,
+    input: ViewportInput<'_>,
+    cpu: &mut CpuSliceTexture,
 ) -> Vec<Command> {
-    let rect = ui.available_rect_before_wrap();
-    let response = ui.allocate_rect(rect, Sense::click_and_drag());
-    response.widget_info(|| WidgetInfo::labeled(egui::Role::Image, true, "Image viewport"));
-    ui.painter()
-        .rect_filled(rect, 0.0, theme::VIEWPORT_BACKGROUND);
+    let rect = ui.max_rect();
+    let index = input.index;
+    let response = ui.interact(
+        rect,
+        ui.scope_id().with(("viewport", index)),
+        Sense::click_and_drag(),
+    );
+    let plane_name = input
+        .loaded
+        .map(|s| s.view.viewports[index].plane.name())
+        .unwrap_or("Image");
+    let label = if input.multi {
+        format!("{plane_name} viewport")
+    } else {
+        "Image viewport".to_owned()
+    };
+    response.widget_info(|| WidgetInfo::labeled(egui::Role::Image, true, &label));
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 0.0, theme::VIEWPORT_BACKGROUND);
 
-    let Some((index, model)) = series.filter(|(_, m)| !m.slices.is_empty()) else {
+    let mut commands = Vec::new();
+    let touched =
+        response.is_pointer_button_down_on() || (response.hovered() && wheel_lines(ui) != 0.0);
+    if touched && input.chrome.active_viewport != index {
+        commands.push(Command::Activate(index));
+    }
+
+    match input.loaded {
+        Some(loaded) => {
+            let state = loaded.view.viewports[index];
+            let view = loaded.view.plane_view(&loaded.grid, index);
+            let image = image_rect(rect, view.size_mm(), state.zoom, state.pan);
+            draw_volume(ui, &input, loaded, &view, &state, rect, image, cpu);
+            commands.extend(input_commands(
+                ui, &response, &input, loaded, &view, &state, rect, image,
+            ));
+            let hover = response
+                .hover_pos()
+                .filter(|p| image.contains(*p))
+                .and_then(|p| readout(loaded, &view, input.info, image, p));
+            if input.multi {
+                crosshair(ui, rect, image, loaded, &view);
+            }
+            overlays(
+                ui,
+                &input,
+                loaded,
+                &view,
+                &state,
+                rect,
+                image,
+                hover.as_deref(),
+            );
+            if input.multi && input.chrome.active_viewport == index {
+                painter.rect_stroke(
+                    rect.shrink(0.5),
+                    0.0,
+                    Stroke::new(1.0, theme::ACCENT),
+                    egui::StrokeKind::Inside,
+                );
+            }
+        }
+        None => match input.preview {
+            Some((slice, window)) => {
+                let size_mm = [
+                    f64::from(input.info.columns) * input.info.pixel_spacing_mm[1],
+                    f64::from(input.info.rows) * input.info.pixel_spacing_mm[0],
+                ];
+                let image = image_rect(rect, size_mm, 1.0, [0.0, 0.0]);
+                cpu.show(ui.ctx(), input.info, slice, *window, false);
+                if let Some(handle) = &cpu.handle {
+                    let uv = Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0));
+                    painter.image(handle.id(), image, uv, Color32::WHITE);
+                }
+                let inner = rect.shrink(theme::OVERLAY_MARGIN);
+                corner_ui(
+                    ui,
+                    inner,
+                    Layout::top_down(Align::Min),
+                    &[
+                        (description(input.info), true),
+                        ("Loading the rest of the series…".to_owned(), false),
+                    ],
+                );
+            }
+            None => {
+                ui.put(
+                    rect,
+                    egui::Label::new(RichText::new("Loading…").color(theme::TEXT_DIM)),
+                );
+            }
+        },
+    }
+    commands
+}
+
+#[allow(clippy::too_many_arguments)]
+fn draw_volume(
+    ui: &mut Ui,
+    input: &ViewportInput<'_>,
+    loaded: &LoadedSeries,
+    view: &PlaneView,
+    state: &ViewportState,
+    rect: Rect,
+    image: Rect,
+    cpu: &mut CpuSliceTexture,
+) {
+    let painter = ui.painter_at(rect);
+    if let Some(limits) = input.gpu.filter(|l| loaded.gpu.fits(l)) {
+        let (origin, axis_x, axis_y) = plane_mapping(view, rect, image);
+        let ppp = ui.ctx().pixels_per_point();
+        let pixels_per_voxel = image.width() * ppp / view.size_voxels()[0].max(1) as f32;
+        let _ = limits;
+        let params = SliceParams {
+            origin,
+            axis_x,
+            axis_y,
+            window: state.window,
+            slope: input.info.modality_lut.slope,
+            intercept: input.info.modality_lut.intercept,
+            invert: state.invert,
+            hot_iron: state.colour_map == ColourMap::HotIron,
+            nearest: (pixels_per_voxel - 1.0).abs() < 0.005,
+        };
+        painter.add(eframe::egui_wgpu::Callback::new_paint_callback(
+            rect,
+            SliceCallback {
+                viewport: input.index,
+                volume: std::sync::Arc::clone(&loaded.gpu),
+                params,
+            },
+        ));
+        return;
+    }
+    // No GPU path: the acquired plane only, rendered on the CPU.
+    let acquired = loaded.grid.acquired_plane();
+    if view.plane != acquired || view.axes.right.flip || view.axes.down.flip {
         ui.put(
             rect,
-            egui::Label::new(RichText::new(empty_message).color(theme::TEXT_DIM)),
+            egui::Label::new(
+                RichText::new("Reformats need the GPU display path (unavailable here).")
+                    .color(theme::TEXT_DIM),
+            ),
         );
-        return Vec::new();
-    };
-
-    let mut commands = input_commands(ui, &response, &model);
-    texture.update(ui.ctx(), index, &model);
-    let image_rect = image_rect(rect.shrink(theme::VIEWPORT_PADDING), model.info);
-    if let Some(handle) = &texture.handle {
-        let uv = Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0));
-        ui.painter()
-            .with_clip_rect(rect)
-            .image(handle.id(), image_rect, uv, Color32::WHITE);
+        return;
     }
-    if let Some(error) = &texture.error {
+    let k = loaded.view.cursor[2];
+    if let Some(slice) = loaded.slices.get(k) {
+        cpu.show(ui.ctx(), input.info, slice, state.window, state.invert);
+        if let Some(handle) = &cpu.handle {
+            let uv = Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0));
+            painter.image(handle.id(), image, uv, Color32::WHITE);
+        }
+    }
+    if let Some(error) = &cpu.error {
         ui.put(
             rect,
             egui::Label::new(RichText::new(error).color(theme::ERROR)),
         );
     }
-    let hover = response
-        .hover_pos()
-        .filter(|p| image_rect.contains(*p))
-        .and_then(|p| pixel_readout(&model, image_rect, p));
-    overlays_ui(ui, rect, image_rect, &model, hover.as_deref());
-    if response.double_clicked() {
-        commands.push(Command::ResetWindow);
-    }
-    commands
 }
 
-/// Wheel (when hovered), keys (unless a text field has focus) and left-drag.
+/// Wheel movement this frame in lines (positive: away from the user).
+fn wheel_lines(ui: &Ui) -> f32 {
+    ui.input(|i| {
+        i.events
+            .iter()
+            .filter_map(|event| match event {
+                Event::MouseWheel {
+                    unit,
+                    delta,
+                    modifiers,
+                    ..
+                } if !modifiers.command && !modifiers.ctrl => Some(match unit {
+                    MouseWheelUnit::Point => delta.y / POINTS_PER_SLICE,
+                    MouseWheelUnit::Line => delta.y,
+                    MouseWheelUnit::Page => delta.y * PAGE_SLICES as f32,
+                }),
+                _ => None,
+            })
+            .sum::<f32>()
+    })
+}
+
+/// Ctrl+wheel and pinch zoom this frame, as a factor.
+fn zoom_factor(ui: &Ui) -> f32 {
+    ui.input(|i| {
+        i.events
+            .iter()
+            .map(|event| match event {
+                Event::MouseWheel {
+                    unit,
+                    delta,
+                    modifiers,
+                    ..
+                } if modifiers.command || modifiers.ctrl => {
+                    let lines = match unit {
+                        MouseWheelUnit::Point => delta.y / POINTS_PER_SLICE,
+                        MouseWheelUnit::Line => delta.y,
+                        MouseWheelUnit::Page => delta.y * 3.0,
+                    };
+                    WHEEL_ZOOM_PER_LINE.powf(lines)
+                }
+                Event::Zoom(factor) => *factor,
+                _ => 1.0,
+            })
+            .product()
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
 fn input_commands(
     ui: &mut Ui,
     response: &egui::Response,
-    model: &ViewportModel<'_>,
+    input: &ViewportInput<'_>,
+    loaded: &LoadedSeries,
+    view: &PlaneView,
+    state: &ViewportState,
+    rect: Rect,
+    image: Rect,
 ) -> Vec<Command> {
+    let viewport = input.index;
     let mut commands = Vec::new();
     if response.hovered() {
-        let slices = ui.input(|i| {
-            i.events
-                .iter()
-                .filter_map(|event| match event {
-                    Event::MouseWheel { unit, delta, .. } => Some(match unit {
-                        MouseWheelUnit::Point => delta.y / POINTS_PER_SLICE,
-                        MouseWheelUnit::Line => delta.y,
-                        MouseWheelUnit::Page => delta.y * PAGE_SLICES as f32,
-                    }),
-                    _ => None,
-                })
-                .sum::<f32>()
-        });
+        let lines = wheel_lines(ui);
         // Wheel towards the user (negative y) goes to the next image, as in PACS viewers.
-        let step = -slices.round() as i64;
-        let step = if step == 0 && slices != 0.0 {
-            -slices.signum() as i64
+        let step = -lines.round() as i64;
+        let step = if step == 0 && lines != 0.0 {
+            -lines.signum() as i64
         } else {
             step
         };
         if step != 0 {
-            commands.push(Command::StepSlice(step));
+            commands.push(Command::StepSlice { viewport, step });
+        }
+        let factor = zoom_factor(ui);
+        if (factor - 1.0).abs() > 1e-4 {
+            let about = response
+                .hover_pos()
+                .map_or([0.0, 0.0], |p| (p - rect.center()).into());
+            commands.push(Command::Zoom {
+                viewport,
+                factor,
+                about,
+            });
         }
     }
-    if !ui.ctx().egui_wants_keyboard_input() {
+    if input.chrome.active_viewport == viewport && !ui.ctx().egui_wants_keyboard_input() {
         ui.input_mut(|i| {
             for (key, command) in [
-                (Key::ArrowUp, Command::StepSlice(-1)),
-                (Key::ArrowLeft, Command::StepSlice(-1)),
-                (Key::ArrowDown, Command::StepSlice(1)),
-                (Key::ArrowRight, Command::StepSlice(1)),
-                (Key::PageUp, Command::StepSlice(-PAGE_SLICES)),
-                (Key::PageDown, Command::StepSlice(PAGE_SLICES)),
-                (Key::Home, Command::GoToSlice(SliceEnd::First)),
-                (Key::End, Command::GoToSlice(SliceEnd::Last)),
-                (Key::Num0, Command::ResetWindow),
-                (Key::Num1, Command::ApplyPreset(0)),
-                (Key::Num2, Command::ApplyPreset(1)),
-                (Key::Num3, Command::ApplyPreset(2)),
-                (Key::Num4, Command::ApplyPreset(3)),
+                (Key::ArrowUp, Command::StepSlice { viewport, step: -1 }),
+                (Key::ArrowLeft, Command::StepSlice { viewport, step: -1 }),
+                (Key::ArrowDown, Command::StepSlice { viewport, step: 1 }),
+                (Key::ArrowRight, Command::StepSlice { viewport, step: 1 }),
+                (
+                    Key::PageUp,
+                    Command::StepSlice {
+                        viewport,
+                        step: -PAGE_SLICES,
+                    },
+                ),
+                (
+                    Key::PageDown,
+                    Command::StepSlice {
+                        viewport,
+                        step: PAGE_SLICES,
+                    },
+                ),
+                (
+                    Key::Home,
+                    Command::GoToSlice {
+                        viewport,
+                        end: SliceEnd::First,
+                    },
+                ),
+                (
+                    Key::End,
+                    Command::GoToSlice {
+                        viewport,
+                        end: SliceEnd::Last,
+                    },
+                ),
+                (Key::Num0, Command::ResetWindow { viewport }),
+                (
+                    Key::Num1,
+                    Command::ApplyPreset {
+                        viewport,
+                        preset: 0,
+                    },
+                ),
+                (
+                    Key::Num2,
+                    Command::ApplyPreset {
+                        viewport,
+                        preset: 1,
+                    },
+                ),
+                (
+                    Key::Num3,
+                    Command::ApplyPreset {
+                        viewport,
+                        preset: 2,
+                    },
+                ),
+                (
+                    Key::Num4,
+                    Command::ApplyPreset {
+                        viewport,
+                        preset: 3,
+                    },
+                ),
+                (Key::Space, Command::ResetView { viewport }),
+                (Key::I, Command::ToggleInvert { viewport }),
             ] {
                 // Every press this frame counts (fast typing, key repeat).
                 let presses = i.count_and_consume_key(Modifiers::NONE, key);
@@ -190,8 +476,42 @@ fn input_commands(
     if response.dragged_by(PointerButton::Primary) {
         let delta = response.drag_delta();
         if delta != Vec2::ZERO {
-            commands.push(Command::SetWindow(dragged_window(model.view.window, delta)));
+            commands.push(Command::SetWindow {
+                viewport,
+                window: dragged_window(state.window, delta),
+            });
         }
+    }
+    if response.dragged_by(PointerButton::Middle) {
+        let delta = response.drag_delta();
+        if delta != Vec2::ZERO {
+            commands.push(Command::Pan {
+                viewport,
+                delta: delta.into(),
+            });
+        }
+    }
+    if response.dragged_by(PointerButton::Secondary) {
+        let delta = response.drag_delta();
+        if delta.y != 0.0 {
+            commands.push(Command::Zoom {
+                viewport,
+                factor: 2f32.powf(-delta.y / DRAG_POINTS_PER_DOUBLING),
+                about: [0.0, 0.0],
+            });
+        }
+    }
+    if response.clicked_by(PointerButton::Primary)
+        && let Some(p) = response.interact_pointer_pos()
+    {
+        let uv = (p - image.min) / image.size();
+        if let Some(voxel) = view.voxel_index_at([f64::from(uv.x), f64::from(uv.y)]) {
+            let _ = loaded;
+            commands.push(Command::SetCursor(voxel));
+        }
+    }
+    if response.double_clicked() {
+        commands.push(Command::ResetWindow { viewport });
     }
     commands
 }
@@ -205,73 +525,94 @@ pub fn dragged_window(window: VoiWindow, delta: Vec2) -> VoiWindow {
     VoiWindow::new(center.round(), width.round().max(1.0))
 }
 
-/// Where the image goes: fitted to `available` with its true aspect in millimetres.
-fn image_rect(available: Rect, info: &SeriesInfo) -> Rect {
-    let size_mm = Vec2::new(
-        (f64::from(info.columns) * info.pixel_spacing_mm[1]) as f32,
-        (f64::from(info.rows) * info.pixel_spacing_mm[0]) as f32,
-    );
-    let scale = (available.width() / size_mm.x).min(available.height() / size_mm.y);
-    Rect::from_center_size(available.center(), size_mm * scale.max(0.0))
+/// One stored sample of a grey slice.
+fn stored_sample(samples: &Samples, index: usize) -> Option<f64> {
+    match samples {
+        Samples::U8(v) => v.get(index).map(|s| f64::from(*s)),
+        Samples::I8(v) => v.get(index).map(|s| f64::from(*s)),
+        Samples::U16(v) => v.get(index).map(|s| f64::from(*s)),
+        Samples::I16(v) => v.get(index).map(|s| f64::from(*s)),
+        Samples::U32(v) => v.get(index).map(|s| f64::from(*s)),
+        Samples::I32(v) => v.get(index).map(|s| f64::from(*s)),
+    }
 }
 
-/// Patient position and value of the pixel under `pointer`.
-fn pixel_readout(model: &ViewportModel<'_>, image_rect: Rect, pointer: Pos2) -> Option<String> {
-    let info = model.info;
-    let slice = model.slices.get(model.view.slice)?;
-    let u = (pointer - image_rect.min) / image_rect.size();
-    let column = ((u.x * info.columns as f32) as u32).min(info.columns.saturating_sub(1));
-    let row = ((u.y * info.rows as f32) as u32).min(info.rows.saturating_sub(1));
-    let o = info.orientation;
-    let (dc, dr) = (
-        f64::from(column) * info.pixel_spacing_mm[1],
-        f64::from(row) * info.pixel_spacing_mm[0],
-    );
-    let p = slice.position_mm;
-    let p_mm = [0, 1, 2].map(|a| p[a] + o[a] * dc + o[3 + a] * dr);
-    let value = if slice.frame.samples_per_pixel == 1 {
-        let index = (row * info.columns + column) as usize;
-        let stored = match &slice.frame.samples {
-            Samples::U8(v) => v.get(index).map(|s| f64::from(*s)),
-            Samples::I8(v) => v.get(index).map(|s| f64::from(*s)),
-            Samples::U16(v) => v.get(index).map(|s| f64::from(*s)),
-            Samples::I16(v) => v.get(index).map(|s| f64::from(*s)),
-            Samples::U32(v) => v.get(index).map(|s| f64::from(*s)),
-            Samples::I32(v) => v.get(index).map(|s| f64::from(*s)),
-        };
-        let unit = if info.modality == "CT" { " HU" } else { "" };
-        stored.map(|s| format!("{:.0}{unit}", info.modality_lut.apply(s)))
-    } else {
-        None
+/// Patient position and value of the voxel under `pointer`.
+fn readout(
+    loaded: &LoadedSeries,
+    view: &PlaneView,
+    info: &SeriesInfo,
+    image: Rect,
+    pointer: Pos2,
+) -> Option<String> {
+    let uv = (pointer - image.min) / image.size();
+    let [i, j, k] = view.voxel_index_at([f64::from(uv.x), f64::from(uv.y)])?;
+    let p = loaded.grid.world([i as f64, j as f64, k as f64]);
+    let position = format!("({:.1}, {:.1}, {:.1}) mm", p[0], p[1], p[2]);
+    let slice = loaded.slices.get(k)?;
+    if slice.frame.samples_per_pixel != 1 {
+        return Some(position);
+    }
+    let stored = stored_sample(&slice.frame.samples, j * info.columns as usize + i)?;
+    let unit = if info.modality == "CT" { " HU" } else { "" };
+    Some(format!(
+        "{position}  {:.0}{unit}",
+        info.modality_lut.apply(stored)
+    ))
+}
+
+/// The two lines through the cursor, each in the colour of the plane it stands for.
+fn crosshair(ui: &Ui, rect: Rect, image: Rect, loaded: &LoadedSeries, view: &PlaneView) {
+    let cursor = loaded.view.cursor.map(|c| c as f64);
+    let uv = view.uv_of(cursor);
+    let p = image.min + Vec2::new(uv[0] as f32, uv[1] as f32) * image.size();
+    let plane_of_axis = |axis: usize| {
+        Plane::ALL
+            .into_iter()
+            .find(|plane| loaded.grid.plane_axes(*plane).depth.axis == axis)
     };
-    let position = format!("({:.1}, {:.1}, {:.1}) mm", p_mm[0], p_mm[1], p_mm[2]);
-    Some(match value {
-        Some(value) => format!("{position}  {value}"),
-        None => position,
-    })
+    let painter = ui.painter_at(rect.intersect(image.expand(1.0)));
+    let gap = 12.0;
+    if let Some(plane) = plane_of_axis(view.axes.right.axis) {
+        let stroke = Stroke::new(1.0, plane_colour(plane).gamma_multiply(0.85));
+        painter.line_segment(
+            [Pos2::new(p.x, image.top()), Pos2::new(p.x, p.y - gap)],
+            stroke,
+        );
+        painter.line_segment(
+            [Pos2::new(p.x, p.y + gap), Pos2::new(p.x, image.bottom())],
+            stroke,
+        );
+    }
+    if let Some(plane) = plane_of_axis(view.axes.down.axis) {
+        let stroke = Stroke::new(1.0, plane_colour(plane).gamma_multiply(0.85));
+        painter.line_segment(
+            [Pos2::new(image.left(), p.y), Pos2::new(p.x - gap, p.y)],
+            stroke,
+        );
+        painter.line_segment(
+            [Pos2::new(p.x + gap, p.y), Pos2::new(image.right(), p.y)],
+            stroke,
+        );
+    }
 }
 
-/// The patient direction letters of a direction vector (LPS), strongest first.
-fn direction_letters(d: [f64; 3]) -> String {
-    let mut axes = [0, 1, 2];
-    axes.sort_by(|a, b| d[*b].abs().total_cmp(&d[*a].abs()));
-    axes.iter()
-        .filter(|a| d[**a].abs() > 0.25)
-        .map(|a| match (a, d[*a] > 0.0) {
-            (0, true) => 'L',
-            (0, false) => 'R',
-            (1, true) => 'P',
-            (1, false) => 'A',
-            (_, true) => 'S',
-            (_, false) => 'I',
-        })
-        .collect()
+/// "Slice 12/160" (1-based).
+pub fn slice_label(slice: usize, count: usize) -> String {
+    format!("Slice {}/{}", slice + 1, count)
 }
 
-/// The patient axis a slice stack steps along, and the slice's coordinate on it.
-fn slice_location(info: &SeriesInfo, slice: &SliceImage) -> (char, f64) {
-    let (_, axis) = super::loader::normal_and_axis(&info.orientation);
-    (['X', 'Y', 'Z'][axis], slice.position_mm[axis])
+/// "W 400 L 40".
+pub fn window_label(window: VoiWindow) -> String {
+    format!("W {:.0} L {:.0}", window.width, window.center)
+}
+
+fn description(info: &SeriesInfo) -> String {
+    if info.description.is_empty() {
+        "(no description)".to_owned()
+    } else {
+        info.description.clone()
+    }
 }
 
 /// One overlay line: a label (for screen readers and tests) over a drop shadow.
@@ -307,51 +648,74 @@ fn corner_ui(ui: &mut Ui, rect: Rect, layout: Layout, lines: &[(String, bool)]) 
     });
 }
 
-/// Corner texts and orientation letters.
-fn overlays_ui(
+/// Corner texts, orientation letters and the scale bar.
+#[allow(clippy::too_many_arguments)]
+fn overlays(
     ui: &mut Ui,
+    input: &ViewportInput<'_>,
+    loaded: &LoadedSeries,
+    view: &PlaneView,
+    state: &ViewportState,
     rect: Rect,
-    image_rect: Rect,
-    model: &ViewportModel<'_>,
+    image: Rect,
     hover: Option<&str>,
 ) {
-    let info = model.info;
-    let view = model.view;
+    let info = input.info;
     let inner = rect.shrink(theme::OVERLAY_MARGIN);
-    let description = if info.description.is_empty() {
-        "(no description)".to_owned()
+    let [w, h] = view.size_voxels();
+    // Several viewports: the plane names each; the description is in the browser.
+    let mut top_left = if input.multi {
+        vec![(view.plane.name().to_owned(), true)]
     } else {
-        info.description.clone()
+        vec![(description(info), true)]
     };
-    corner_ui(
-        ui,
-        inner,
-        Layout::top_down(Align::Min),
-        &[
-            (description, true),
-            (
-                format!("{} · {} × {}", info.modality, info.columns, info.rows),
-                false,
-            ),
-        ],
-    );
+    if input.chrome.show_patient {
+        let p = &info.patient;
+        let mut line = p.name.clone();
+        for part in [&p.id, &p.birth_date] {
+            if !part.is_empty() {
+                line.push_str(" · ");
+                line.push_str(part);
+            }
+        }
+        top_left.push((line, true));
+    }
+    top_left.push(if input.multi {
+        (format!("{} · {w} × {h}", info.modality), false)
+    } else {
+        (
+            format!("{} · {} · {w} × {h}", view.plane.name(), info.modality),
+            false,
+        )
+    });
+    corner_ui(ui, inner, Layout::top_down(Align::Min), &top_left);
 
-    let window = view.window;
-    let preset = CT_WINDOW_PRESETS
+    let window = state.window;
+    let mut right = vec![(window_label(window), true)];
+    if let Some(preset) = CT_WINDOW_PRESETS
         .iter()
         .find(|p| info.modality == "CT" && p.window == window)
-        .map(|p| p.name);
-    let mut right = vec![(window_label(window), true)];
-    if let Some(name) = preset {
-        right.push((name.to_owned(), false));
+    {
+        right.push((preset.name.to_owned(), false));
+    }
+    let ppp = ui.ctx().pixels_per_point();
+    let magnification = image.width() * ppp / w.max(1) as f32;
+    right.push((format!("Zoom {:.0}%", magnification * 100.0), false));
+    if state.invert {
+        right.push(("Inverted".to_owned(), false));
     }
     corner_ui(ui, inner, Layout::top_down(Align::Max), &right);
 
-    let mut bottom_left = vec![(slice_label(view.slice, model.slices.len()), true)];
-    if let Some(slice) = model.slices.get(view.slice) {
-        let (axis, mm) = slice_location(info, slice);
-        bottom_left.push((format!("{axis} {mm:.2} mm"), false));
-    }
+    let mut bottom_left = vec![(slice_label(view.depth, view.depth_count()), true)];
+    let depth_dir = loaded.grid.direction(view.axes.depth);
+    let axis = (0..3)
+        .max_by(|a, b| depth_dir[*a].abs().total_cmp(&depth_dir[*b].abs()))
+        .unwrap_or(2);
+    let position = loaded.grid.world(loaded.view.cursor.map(|c| c as f64));
+    bottom_left.push((
+        format!("{} {:.2} mm", ['X', 'Y', 'Z'][axis], position[axis]),
+        false,
+    ));
     corner_ui(ui, inner, Layout::bottom_up(Align::Min), &bottom_left);
     if let Some(hover) = hover {
         corner_ui(
@@ -362,30 +726,29 @@ fn overlays_ui(
         );
     }
 
-    let o = info.orientation;
-    let row_dir = [o[0], o[1], o[2]];
-    let column_dir = [o[3], o[4], o[5]];
+    let right_dir = loaded.grid.direction(view.axes.right);
+    let down_dir = loaded.grid.direction(view.axes.down);
     let neg = |d: [f64; 3]| d.map(|v| -v);
-    let edge = image_rect.intersect(inner);
-    let painter = ui.painter();
+    let edge = image.intersect(inner);
+    let painter = ui.painter_at(rect);
     for (letters, pos, align) in [
         (
-            direction_letters(neg(column_dir)),
+            direction_letters(neg(down_dir)),
             edge.center_top(),
             Align2::CENTER_TOP,
         ),
         (
-            direction_letters(column_dir),
+            direction_letters(down_dir),
             edge.center_bottom(),
             Align2::CENTER_BOTTOM,
         ),
         (
-            direction_letters(neg(row_dir)),
+            direction_letters(neg(right_dir)),
             edge.left_center(),
             Align2::LEFT_CENTER,
         ),
         (
-            direction_letters(row_dir),
+            direction_letters(right_dir),
             edge.right_center(),
             Align2::RIGHT_CENTER,
         ),
@@ -405,29 +768,47 @@ fn overlays_ui(
             theme::ORIENTATION_TEXT,
         );
     }
-}
 
-/// "Slice 12/160" (1-based).
-pub fn slice_label(slice: usize, count: usize) -> String {
-    format!("Slice {}/{}", slice + 1, count)
-}
-
-/// "W 400 L 40".
-pub fn window_label(window: VoiWindow) -> String {
-    format!("W {:.0} L {:.0}", window.width, window.center)
+    // Scale bar: a round length up to a fifth of the viewport, bottom centre.
+    let points_per_mm = image.width() / view.size_mm()[0] as f32;
+    if points_per_mm > 0.0
+        && let Some(mm) = scale_bar_mm(f64::from(rect.width() * 0.2 / points_per_mm))
+    {
+        let length = mm as f32 * points_per_mm;
+        let y = inner.bottom() - 26.0;
+        let x0 = rect.center().x - length / 2.0;
+        let stroke = Stroke::new(1.5, theme::OVERLAY_TEXT);
+        let shadow = Stroke::new(3.0, theme::OVERLAY_SHADOW);
+        let bar = [Pos2::new(x0, y), Pos2::new(x0 + length, y)];
+        for s in [shadow, stroke] {
+            painter.line_segment(bar, s);
+            painter.line_segment([Pos2::new(x0, y - 4.0), Pos2::new(x0, y + 4.0)], s);
+            painter.line_segment(
+                [
+                    Pos2::new(x0 + length, y - 4.0),
+                    Pos2::new(x0 + length, y + 4.0),
+                ],
+                s,
+            );
+        }
+        let text = if mm >= 10.0 {
+            format!("{mm:.0} mm")
+        } else {
+            format!("{mm} mm")
+        };
+        painter.text(
+            Pos2::new(rect.center().x, y - 6.0),
+            Align2::CENTER_BOTTOM,
+            text,
+            theme::overlay_font(),
+            theme::OVERLAY_TEXT_DIM,
+        );
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn direction_letters_follow_lps() {
-        assert_eq!(direction_letters([1.0, 0.0, 0.0]), "L");
-        assert_eq!(direction_letters([-1.0, 0.0, 0.0]), "R");
-        assert_eq!(direction_letters([0.0, 0.0, -1.0]), "I");
-        assert_eq!(direction_letters([0.0, -0.8, 0.6]), "AS");
-    }
 
     #[test]
     fn drag_right_widens_and_down_raises_level() {
@@ -440,5 +821,16 @@ mod tests {
             dragged_window(VoiWindow::new(0.0, 1.0), Vec2::new(-3000.0, 0.0)).width,
             1.0
         );
+    }
+
+    #[test]
+    fn images_keep_their_physical_aspect() {
+        let rect = Rect::from_min_size(Pos2::ZERO, Vec2::new(808.0, 408.0));
+        // 200 mm × 100 mm fits the 800 × 400 area exactly (4 points of padding).
+        let image = image_rect(rect, [200.0, 100.0], 1.0, [0.0, 0.0]);
+        assert_eq!(image.size(), Vec2::new(800.0, 400.0));
+        let tall = image_rect(rect, [100.0, 400.0], 2.0, [10.0, 0.0]);
+        assert_eq!(tall.size(), Vec2::new(200.0, 800.0));
+        assert_eq!(tall.center(), rect.center() + Vec2::new(10.0, 0.0));
     }
 }

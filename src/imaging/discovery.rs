@@ -27,7 +27,7 @@ use super::geometry::{
 };
 
 pub use header::{
-    FrameInfo, InstanceInfo, PatientIdentity, PixelFormat, Rescale, Signedness, Window,
+    BirthDate, FrameInfo, InstanceInfo, PatientIdentity, PixelFormat, Rescale, Signedness, Window,
 };
 
 /// A file that was not used, and why (one line).

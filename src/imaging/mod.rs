@@ -9,6 +9,7 @@ pub mod discovery;
 pub mod display;
 pub mod file;
 pub mod geometry;
+pub mod mpr;
 pub mod pixels;
 pub mod volume;
 pub mod writer;

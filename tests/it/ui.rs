@@ -83,7 +83,11 @@ fn scrolls_slices_and_switches_window_presets() -> Result<(), Box<dyn std::error
 
     press(&mut harness, Key::Num2);
     harness.get_by_label("W 1500 L -600");
-    harness.get_by_label("Lung");
+    assert_eq!(
+        harness.query_all_by_label("Lung").count(),
+        2,
+        "overlay and toolbar"
+    );
     press(&mut harness, Key::Num3);
     harness.get_by_label("W 2000 L 400");
     press(&mut harness, Key::Num1);
@@ -126,5 +130,116 @@ fn series_browser_switches_series_and_keeps_each_view() -> Result<(), Box<dyn st
     harness.get_by_label(DEMO_CT_DESCRIPTION).click();
     harness.run();
     harness.get_by_label("Slice 1/40");
+    Ok(())
+}
+
+fn wheel_with(harness: &mut Harness<'_, TesseraApp>, lines: f32, modifiers: Modifiers) {
+    harness.event(Event::MouseWheel {
+        unit: MouseWheelUnit::Line,
+        delta: Vec2::new(0.0, lines),
+        phase: TouchPhase::Move,
+        source: MouseWheelSource::Wheel,
+        modifiers,
+    });
+    harness.run();
+}
+
+fn cursor(harness: &Harness<'_, TesseraApp>) -> [usize; 3] {
+    harness
+        .state()
+        .current_view()
+        .map(|v| v.cursor)
+        .expect("a series is loaded")
+}
+
+#[test]
+fn mpr_layouts_scroll_link_and_move_the_crosshair() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    write_demo_study_with(dir.path(), &DemoSpec::SMALL, |_| {})?;
+    let mut harness = loaded_app(dir.path());
+    assert_eq!(cursor(&harness), [64, 64, 20]);
+
+    // 1×3: axial, coronal, sagittal, each named, at the shared cursor.
+    press(&mut harness, Key::F6);
+    let axial = harness.get_by_label("Axial viewport").rect();
+    let coronal = harness.get_by_label("Coronal viewport").rect();
+    harness.get_by_label("Sagittal viewport");
+    harness.get_by_label("Slice 21/40");
+    assert_eq!(harness.query_all_by_label("Slice 65/128").count(), 2);
+
+    // The wheel over the coronal view moves posterior (j), and only that plane.
+    harness.hover_at(coronal.center());
+    harness.run();
+    wheel(&mut harness, -2.0);
+    assert_eq!(cursor(&harness), [64, 66, 20]);
+    harness.get_by_label("Slice 67/128");
+    harness.get_by_label("Slice 65/128");
+    harness.get_by_label("Slice 21/40");
+
+    // A click in the axial view sets the crosshair there: the other planes follow.
+    let target = axial.center() + Vec2::new(-axial.width() / 4.0, 0.0);
+    harness.hover_at(target);
+    harness.run();
+    harness.drag_at(target);
+    harness.drop_at(target);
+    harness.run();
+    let [i, _, k] = cursor(&harness);
+    assert!(
+        i < 64,
+        "clicking left of centre moves towards the patient's right: i = {i}"
+    );
+    assert_eq!(k, 20, "the axial slice stays");
+    harness.get_by_label(&format!("Slice {}/128", i + 1));
+
+    // Linked window: a preset applies to every viewport; unlinked, to the active one.
+    press(&mut harness, Key::Num2);
+    assert_eq!(harness.query_all_by_label("W 1500 L -600").count(), 3);
+    press(&mut harness, Key::L);
+    assert!(!harness.state().chrome().linked_window);
+    press(&mut harness, Key::Num1);
+    assert_eq!(harness.query_all_by_label("W 1500 L -600").count(), 2);
+    harness.get_by_label("W 400 L 40");
+
+    // Ctrl+wheel zooms the hovered view about the pointer; Space resets it.
+    harness.hover_at(axial.center());
+    harness.run();
+    let zoom = |h: &Harness<'_, TesseraApp>| h.state().current_view().map(|v| v.viewports[0].zoom);
+    wheel_with(&mut harness, 3.0, Modifiers::CTRL);
+    assert!(
+        zoom(&harness).is_some_and(|z| z > 1.4),
+        "zoom {:?}",
+        zoom(&harness)
+    );
+    press(&mut harness, Key::Space);
+    assert_eq!(zoom(&harness), Some(1.0));
+
+    // 2×2 adds the acquired plane again; back to 1×1 keeps the cursor.
+    press(&mut harness, Key::F7);
+    assert_eq!(harness.query_all_by_label("Axial viewport").count(), 2);
+    let before = cursor(&harness);
+    press(&mut harness, Key::F5);
+    harness.get_by_label("Image viewport");
+    assert_eq!(cursor(&harness), before);
+    Ok(())
+}
+
+#[test]
+fn hotkey_sheet_and_patient_overlay_toggle() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    write_demo_study_with(dir.path(), &DemoSpec::SMALL, |_| {})?;
+    let mut harness = loaded_app(dir.path());
+    // Patient data is hidden by default (screen sharing), shown on request.
+    let patient = "Demo Phantom · TESSERA-DEMO";
+    assert!(harness.query_by_label_contains(patient).is_none());
+    press(&mut harness, Key::P);
+    harness.get_by_label_contains(patient);
+    press(&mut harness, Key::P);
+    assert!(harness.query_by_label_contains(patient).is_none());
+
+    press(&mut harness, Key::F1);
+    harness.get_by_label("Hotkeys");
+    harness.get_by_label("Ctrl + wheel");
+    press(&mut harness, Key::F1);
+    assert!(harness.query_by_label("Ctrl + wheel").is_none());
     Ok(())
 }

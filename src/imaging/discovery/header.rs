@@ -29,6 +29,16 @@ impl std::fmt::Debug for PatientIdentity {
     }
 }
 
+/// PatientBirthDate (DA, YYYYMMDD), never in `Debug` output or logs.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct BirthDate(pub String);
+
+impl std::fmt::Debug for BirthDate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BirthDate(<redacted>)")
+    }
+}
+
 /// Modality LUT of one slice: `value = stored × slope + intercept`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Rescale {
@@ -137,6 +147,8 @@ pub struct InstanceInfo {
     /// File size when discovered; the loader re-checks it.
     pub file_len: u64,
     pub patient: PatientIdentity,
+    /// PatientBirthDate (DA, YYYYMMDD); shown only when the user asks for patient data.
+    pub patient_birth_date: BirthDate,
     pub study_instance_uid: String,
     pub study_date: String,
     pub study_description: String,
@@ -358,6 +370,7 @@ fn info_from(
             id: text(obj, tags::PATIENT_ID),
             name: text(obj, tags::PATIENT_NAME),
         },
+        patient_birth_date: BirthDate(text(obj, tags::PATIENT_BIRTH_DATE)),
         study_instance_uid: text(obj, tags::STUDY_INSTANCE_UID),
         study_date: text(obj, tags::STUDY_DATE),
         study_description: text(obj, tags::STUDY_DESCRIPTION),

@@ -1,0 +1,76 @@
+//! The hotkey sheet: every mouse gesture and key the viewer understands, in one table
+//! that the help window (`?` or F1) shows.
+//!
+//! Owns [`HOTKEYS`]; the viewport's and the window's input handling follow it: change
+//! both together.
+
+use egui::{RichText, Ui};
+
+use super::theme;
+
+/// (group, gesture or key, what it does).
+pub const HOTKEYS: &[(&str, &str, &str)] = &[
+    ("Mouse", "Wheel", "Next / previous slice"),
+    ("Mouse", "Ctrl + wheel", "Zoom about the pointer"),
+    (
+        "Mouse",
+        "Left drag",
+        "Window / level (right: wider, down: higher level)",
+    ),
+    (
+        "Mouse",
+        "Left click",
+        "Move the crosshair there (all planes follow)",
+    ),
+    ("Mouse", "Middle drag", "Pan"),
+    ("Mouse", "Right drag", "Zoom (up: in, down: out)"),
+    ("Mouse", "Double click", "Back to the file's window"),
+    ("Slices", "Up, Left / Down, Right", "Previous / next slice"),
+    ("Slices", "PgUp / PgDn", "10 slices back / forward"),
+    ("Slices", "Home / End", "First / last slice"),
+    ("Slices", "C", "Play / pause cine"),
+    ("Window", "1", "CT soft tissue (W 400 L 40)"),
+    ("Window", "2", "CT lung (W 1500 L -600)"),
+    ("Window", "3", "CT bone (W 2000 L 400)"),
+    ("Window", "4", "CT brain (W 80 L 40)"),
+    ("Window", "0", "The file's own window"),
+    ("Window", "I", "Invert grey levels"),
+    ("View", "Space", "Reset zoom, pan and window"),
+    ("View", "L", "Link / unlink window across viewports"),
+    ("View", "F5 / F6 / F7", "Layout 1×1 / 1×3 / 2×2"),
+    (
+        "View",
+        "A / S / O",
+        "Active viewport: axial / sagittal / coronal",
+    ),
+    ("View", "T", "Show / hide the DICOM tag browser"),
+    ("View", "P", "Show / hide patient name, ID and birth date"),
+    ("View", "? or F1", "This sheet"),
+];
+
+/// The sheet's contents (inside a window the caller opens).
+pub fn hotkey_sheet_ui(ui: &mut Ui) {
+    let mut group = "";
+    egui::Grid::new("hotkey-sheet")
+        .num_columns(2)
+        .spacing([24.0, 4.0])
+        .striped(true)
+        .show(ui, |ui| {
+            for (g, key, action) in HOTKEYS {
+                if *g != group {
+                    group = g;
+                    ui.label(RichText::new(*g).strong().color(theme::ACCENT));
+                    ui.end_row();
+                }
+                ui.label(RichText::new(*key).monospace());
+                ui.label(*action);
+                ui.end_row();
+            }
+        });
+    ui.add_space(6.0);
+    ui.label(
+        RichText::new("Presets 1–4 are CT windows; other modalities keep their own.")
+            .small()
+            .color(theme::TEXT_DIM),
+    );
+}
