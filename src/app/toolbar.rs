@@ -33,7 +33,7 @@ pub fn toolbar_ui(
     let mut commands = Vec::new();
     let active = chrome.active_viewport;
     let viewport = view.map(|v| v.viewports[active.min(v.viewports.len() - 1)]);
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.spacing_mut().item_spacing.x = 3.0;
         ui.menu_button("Open", |ui| {
             if ui.button("DICOM folder…").clicked() {
@@ -106,10 +106,7 @@ pub fn toolbar_ui(
                 commands.push(Command::SetCineRate(rate));
             }
         });
-        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-        if ui.button("?").on_hover_text("Hotkeys (? or F1)").clicked() {
-            commands.push(Command::SetShowHotkeys(!chrome.show_hotkeys));
-        }
+        separator(ui);
         if toggle(ui, chrome.show_tags, "Tags", "DICOM tag browser (T)") {
             commands.push(Command::SetShowTags(!chrome.show_tags));
         }
@@ -121,7 +118,9 @@ pub fn toolbar_ui(
         ) {
             commands.push(Command::SetShowPatient(!chrome.show_patient));
         }
-        });
+        if ui.button("?").on_hover_text("Hotkeys (? or F1)").clicked() {
+            commands.push(Command::SetShowHotkeys(!chrome.show_hotkeys));
+        }
     });
     commands
 }

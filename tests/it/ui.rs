@@ -243,3 +243,19 @@ fn hotkey_sheet_and_patient_overlay_toggle() -> Result<(), Box<dyn std::error::E
     assert!(harness.query_by_label("Ctrl + wheel").is_none());
     Ok(())
 }
+
+/// Image snapshots of the main screens (pinned to Vulkan: lavapipe here). A small pixel
+/// budget absorbs rasteriser differences between Mesa builds; a moved panel, a wrong
+/// window or a flipped image fails. `UPDATE_SNAPSHOTS=1` rewrites them (look at them).
+#[test]
+fn snapshots_of_the_main_screens() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    write_demo_study_with(dir.path(), &DemoSpec::SMALL, |_| {})?;
+    let mut harness = loaded_app(dir.path());
+    let options = egui_kittest::SnapshotOptions::new().max_failed_pixels(40);
+    press(&mut harness, Key::Num1);
+    harness.snapshot_options("viewer_ct_soft_tissue", &options);
+    press(&mut harness, Key::F6);
+    harness.snapshot_options("viewer_mpr_1x3", &options);
+    Ok(())
+}
