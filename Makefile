@@ -13,6 +13,8 @@ setup:
 build: setup
 	$(CARGO) build --release --locked
 
+# `make run` opens the demo study; `make run ARGS="open DIR"` opens DIR, ARGS= the start screen.
+ARGS ?= open
 run: build
 	@scripts/run-gui.sh target/release/tessera $(ARGS)
 

@@ -31,7 +31,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Open the GUI on DICOM files or folders (no PATH: the built-in demo study).
+    /// Open the GUI on DICOM files or folders (no PATH: the built-in demo study; no
+    /// subcommand at all: the start screen with recent studies).
     Open {
         /// Files, folders (searched recursively) or a DICOMDIR.
         paths: Vec<PathBuf>,
@@ -91,8 +92,8 @@ enum Command {
 pub fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
-        None => open_gui(Vec::new()),
-        Some(Command::Open { paths }) => open_gui(paths),
+        None => open_gui(Vec::new(), false),
+        Some(Command::Open { paths }) => open_gui(paths, true),
         Some(Command::Hash { files }) => hash(&files),
         Some(Command::Info { paths, json }) => info::run(&paths, json),
         Some(Command::Bench { what }) => bench::run(what),
@@ -113,33 +114,24 @@ fn init_logging() {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
 }
 
-fn open_gui(paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
+/// `paths` empty and `demo`: the built-in demo study; empty without `demo`: the start
+/// screen (recent studies, open actions).
+fn open_gui(paths: Vec<PathBuf>, demo_if_empty: bool) -> anyhow::Result<ExitCode> {
     init_logging();
-    let paths = if paths.is_empty() {
-        vec![ensure_cached_demo_study().context("cannot prepare the demo study")?]
+    let paths = if paths.is_empty() && demo_if_empty {
+        let dir = demo::demo_cache_dir();
+        if !demo::is_demo_study_complete(&dir) {
+            eprintln!(
+                "tessera: generating the demo study (once) into {}",
+                dir.display()
+            );
+        }
+        vec![demo::ensure_cached_demo_study(|_| {}).context("cannot prepare the demo study")?]
     } else {
         paths
     };
     crate::app::run(paths).map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// The demo study in the user's cache folder, generated on first use.
-fn ensure_cached_demo_study() -> anyhow::Result<PathBuf> {
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir);
-    let dir = cache.join("tessera").join("demo");
-    if !demo::is_demo_study_complete(&dir) {
-        eprintln!(
-            "tessera: generating the demo study (once) into {}",
-            dir.display()
-        );
-        write_demo(&dir)?;
-    }
-    Ok(dir)
 }
 
 fn write_demo(dir: &Path) -> anyhow::Result<demo::DemoSummary> {

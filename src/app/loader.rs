@@ -74,6 +74,8 @@ pub struct SliceSource {
 /// Which pass the loader is in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LoadStage {
+    /// Writing the built-in demo study (first use only).
+    GeneratingDemo,
     Scanning,
     Decoding,
 }
@@ -136,6 +138,45 @@ impl Loader {
             .name("series-load".into())
             .spawn(move || {
                 read_study(&paths, &stop, &mut |event| send(&sender, event, &notify));
+            })?;
+        Ok(Self {
+            events,
+            cancel,
+            _thread: thread,
+        })
+    }
+
+    /// Writes the demo study into the user's cache when missing, then loads it.
+    pub fn spawn_demo(notify: impl Fn() + Send + 'static) -> std::io::Result<Self> {
+        let (sender, events) = std::sync::mpsc::sync_channel(CHANNEL_CAPACITY);
+        let cancel = Arc::new(AtomicBool::new(false));
+        let stop = Arc::clone(&cancel);
+        let thread = std::thread::Builder::new()
+            .name("series-load".into())
+            .spawn(move || {
+                let mut report = |event| send(&sender, event, &notify);
+                let dir = crate::imaging::demo::demo_cache_dir();
+                if !crate::imaging::demo::is_demo_study_complete(&dir)
+                    && !report(LoadEvent::Progress {
+                        stage: LoadStage::GeneratingDemo,
+                        done: 0,
+                        total: 1,
+                    })
+                {
+                    return;
+                }
+                match crate::imaging::demo::ensure_cached_demo_study(|_| {}) {
+                    Ok(dir) => read_study(&[dir], &stop, &mut report),
+                    Err(e) => {
+                        report(LoadEvent::Problem(format!(
+                            "cannot write the demo study: {e}"
+                        )));
+                        report(LoadEvent::Finished {
+                            skipped_files: 0,
+                            cancelled: false,
+                        });
+                    }
+                }
             })?;
         Ok(Self {
             events,

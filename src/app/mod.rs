@@ -10,6 +10,7 @@ pub mod gpu;
 pub mod hotkeys;
 pub mod loader;
 pub mod series_browser;
+pub mod start;
 pub mod status_bar;
 pub mod theme;
 pub mod toolbar;
@@ -40,6 +41,12 @@ use viewport::{CpuSliceTexture, ViewportInput, viewport_ui};
 pub enum Command {
     /// Replace what is open with these files or folders.
     Open(Vec<PathBuf>),
+    /// Open the built-in demo study (generated into the cache on first use).
+    OpenDemo,
+    /// Open a recent item again.
+    OpenRecent(usize),
+    /// Forget the recent items.
+    ClearRecent,
     /// Ask for a folder with the system dialog, then open it.
     OpenFolderDialog,
     /// Ask for files with the system dialog, then open them.
@@ -177,6 +184,9 @@ pub struct TesseraApp {
     cpu_textures: [CpuSliceTexture; MAX_VIEWPORTS],
     next_volume_key: u64,
     last_frame: Option<Instant>,
+    /// Where recent items are kept; `None` in tests and when there is no home folder.
+    recent_store: Option<crate::recent::RecentStore>,
+    recent: Vec<crate::recent::RecentItem>,
 }
 
 impl TesseraApp {
@@ -195,11 +205,28 @@ impl TesseraApp {
             cpu_textures: Default::default(),
             next_volume_key: 1,
             last_frame: None,
+            recent_store: None,
+            recent: Vec::new(),
         };
         if !initial_paths.is_empty() {
             app.apply(&cc.egui_ctx, Command::Open(initial_paths));
         }
         app
+    }
+
+    /// Keeps recent items in `store` (the real window does; tests need not).
+    pub fn with_recent_store(mut self, store: Option<crate::recent::RecentStore>) -> Self {
+        self.recent = store.as_ref().map(|s| s.load()).unwrap_or_default();
+        self.recent_store = store;
+        self
+    }
+
+    /// Starts loading `paths` (nothing when empty).
+    pub fn opening(mut self, ctx: &egui::Context, paths: Vec<PathBuf>) -> Self {
+        if !paths.is_empty() {
+            self.apply(ctx, Command::Open(paths));
+        }
+        self
     }
 
     /// Whether a load is still running.
@@ -238,18 +265,42 @@ impl TesseraApp {
             .is_some_and(|e| e.info.modality == "CT");
         match command {
             Command::Open(paths) => {
-                if let Some(loader) = self.loader.take() {
-                    loader.cancel();
+                self.reset_for_load();
+                if let Some(store) = &self.recent_store {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs());
+                    match store.push(&paths, now) {
+                        Ok(items) => self.recent = items,
+                        Err(e) => self.report_problem(e.to_string()),
+                    }
                 }
-                self.series.clear();
-                self.selected = None;
-                self.status = LoadStatus::default();
-                self.problems.clear();
-                self.chrome.cine.playing = false;
                 let repaint = ctx.clone();
                 match Loader::spawn(paths, move || repaint.request_repaint()) {
                     Ok(loader) => self.loader = Some(loader),
                     Err(error) => self.report_problem(format!("cannot start loading: {error}")),
+                }
+            }
+            Command::OpenDemo => {
+                self.reset_for_load();
+                let repaint = ctx.clone();
+                match Loader::spawn_demo(move || repaint.request_repaint()) {
+                    Ok(loader) => self.loader = Some(loader),
+                    Err(error) => self.report_problem(format!("cannot start loading: {error}")),
+                }
+            }
+            Command::OpenRecent(index) => {
+                if let Some(item) = self.recent.get(index) {
+                    let paths = item.paths.clone();
+                    self.apply(ctx, Command::Open(paths));
+                }
+            }
+            Command::ClearRecent => {
+                self.recent.clear();
+                if let Some(store) = &self.recent_store
+                    && let Err(e) = store.clear()
+                {
+                    self.report_problem(e.to_string());
                 }
             }
             Command::OpenFolderDialog => {
@@ -422,6 +473,18 @@ impl TesseraApp {
             Command::SetShowHotkeys(show) => self.chrome.show_hotkeys = show,
             Command::SetShowProblems(show) => self.chrome.show_problems = show,
         }
+    }
+
+    /// Stops any load and forgets what is open.
+    fn reset_for_load(&mut self) {
+        if let Some(loader) = self.loader.take() {
+            loader.cancel();
+        }
+        self.series.clear();
+        self.selected = None;
+        self.status = LoadStatus::default();
+        self.problems.clear();
+        self.chrome.cine.playing = false;
     }
 
     fn report_problem(&mut self, problem: String) {
@@ -740,17 +803,16 @@ impl TesseraApp {
         ui.allocate_rect(area, egui::Sense::hover());
         let entry = self.selected.and_then(|i| self.series.get(i));
         let Some(entry) = entry else {
-            let message = if self.loader.is_some() {
-                "Loading…"
+            ui.painter().rect_filled(area, 0.0, theme::PANEL_BACKGROUND);
+            if self.loader.is_some() {
+                ui.put(
+                    area,
+                    egui::Label::new(egui::RichText::new("Loading…").color(theme::TEXT_DIM)),
+                );
             } else {
-                "No images open. Drop a DICOM folder here, or use Open folder… above."
-            };
-            ui.painter()
-                .rect_filled(area, 0.0, theme::VIEWPORT_BACKGROUND);
-            ui.put(
-                area,
-                egui::Label::new(egui::RichText::new(message).color(theme::TEXT_DIM)),
-            );
+                let mut child = ui.new_child(egui::UiBuilder::new().max_rect(area));
+                commands.extend(start::start_ui(&mut child, &self.recent));
+            }
             return commands;
         };
         let layout = if entry.loaded.is_some() {
@@ -805,6 +867,13 @@ pub fn run(initial_paths: Vec<PathBuf>) -> eframe::Result {
     eframe::run_native(
         "Tessera",
         options,
-        Box::new(|cc| Ok(Box::new(TesseraApp::new(cc, initial_paths)))),
+        Box::new(|cc| {
+            let store = crate::recent::RecentStore::for_user();
+            Ok(Box::new(
+                TesseraApp::new(cc, Vec::new())
+                    .with_recent_store(store)
+                    .opening(&cc.egui_ctx, initial_paths),
+            ))
+        }),
     )
 }

@@ -32,6 +32,7 @@ pub fn status_bar_ui(ui: &mut Ui, status: &LoadStatus, loading: bool) -> Vec<Com
         match status.progress {
             Some((stage, done, total)) if !status.finished => {
                 let (verb, unit) = match stage {
+                    LoadStage::GeneratingDemo => ("Generating the demo study", "(once)"),
                     LoadStage::Scanning => ("Scanning", "files"),
                     LoadStage::Decoding => ("Loading", "images"),
                 };
@@ -45,7 +46,11 @@ pub fn status_bar_ui(ui: &mut Ui, status: &LoadStatus, loading: bool) -> Vec<Com
                         .desired_width(140.0)
                         .desired_height(12.0),
                 );
-                ui.label(format!("{verb} {done}/{total} {unit}"));
+                if stage == LoadStage::GeneratingDemo {
+                    ui.label(format!("{verb} {unit}…"));
+                } else {
+                    ui.label(format!("{verb} {done}/{total} {unit}"));
+                }
                 if loading && ui.small_button("Cancel").clicked() {
                     commands.push(Command::CancelLoad);
                 }

@@ -220,6 +220,28 @@ pub enum DemoError {
 }
 
 /// Whether `dir` holds a complete demo study of the current [`DEMO_VERSION`].
+/// Where the demo study is cached: `$XDG_CACHE_HOME/tessera/demo`, else
+/// `~/.cache/tessera/demo`, else the temporary folder.
+pub fn demo_cache_dir() -> std::path::PathBuf {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    cache.join("tessera").join("demo")
+}
+
+/// The cached demo study, written first when missing or incomplete.
+pub fn ensure_cached_demo_study(
+    progress: impl Fn(DemoProgress) + Sync,
+) -> Result<std::path::PathBuf, DemoError> {
+    let dir = demo_cache_dir();
+    if !is_demo_study_complete(&dir) {
+        write_demo_study(&dir, progress)?;
+    }
+    Ok(dir)
+}
+
 pub fn is_demo_study_complete(dir: &Path) -> bool {
     std::fs::read_to_string(dir.join(DEMO_MARKER_FILE)).is_ok_and(|s| s.trim() == DEMO_VERSION)
 }

@@ -259,3 +259,40 @@ fn snapshots_of_the_main_screens() -> Result<(), Box<dyn std::error::Error>> {
     harness.snapshot_options("viewer_mpr_1x3", &options);
     Ok(())
 }
+
+#[test]
+fn start_screen_offers_the_demo_and_reopens_a_recent_study()
+-> Result<(), Box<dyn std::error::Error>> {
+    let study = tempfile::tempdir()?;
+    write_demo_study_with(study.path(), &DemoSpec::SMALL, |_| {})?;
+    let config = tempfile::tempdir()?;
+    let store = tessera::recent::RecentStore::in_folder(config.path());
+    store.push(&[study.path().to_path_buf()], 1)?;
+    let mut harness = Harness::builder()
+        .with_size(Vec2::new(1000.0, 700.0))
+        .wgpu()
+        .build_eframe(move |cc| TesseraApp::new(cc, Vec::new()).with_recent_store(Some(store)));
+    harness.run();
+    harness.get_by_label("Open the demo study");
+    harness.get_by_label("Open DICOM folder…");
+    let title = study
+        .path()
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    harness.get_by_label(&title).click();
+    harness.run();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while harness.state().is_loading() {
+        assert!(Instant::now() < deadline, "the recent study did not load");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    harness.run();
+    harness.get_by_label("Slice 21/40");
+    // Reopening moved it to the top of the list, once.
+    let items = tessera::recent::RecentStore::in_folder(config.path()).load();
+    assert_eq!(items.len(), 1);
+    assert!(items[0].opened_at > 1);
+    Ok(())
+}
