@@ -769,14 +769,15 @@ fn overlays(
         );
     }
 
-    // Scale bar: a round length up to a fifth of the viewport, bottom centre.
+    // Scale bar: a round length up to a fifth of the viewport, bottom right (above the
+    // pointer readout), clear of the orientation letters.
     let points_per_mm = image.width() / view.size_mm()[0] as f32;
     if points_per_mm > 0.0
         && let Some(mm) = scale_bar_mm(f64::from(rect.width() * 0.2 / points_per_mm))
     {
         let length = mm as f32 * points_per_mm;
-        let y = inner.bottom() - 26.0;
-        let x0 = rect.center().x - length / 2.0;
+        let y = inner.bottom() - 30.0;
+        let x0 = inner.right() - length;
         let stroke = Stroke::new(1.5, theme::OVERLAY_TEXT);
         let shadow = Stroke::new(3.0, theme::OVERLAY_SHADOW);
         let bar = [Pos2::new(x0, y), Pos2::new(x0 + length, y)];
@@ -797,7 +798,7 @@ fn overlays(
             format!("{mm} mm")
         };
         painter.text(
-            Pos2::new(rect.center().x, y - 6.0),
+            Pos2::new(x0 + length / 2.0, y - 6.0),
             Align2::CENTER_BOTTOM,
             text,
             theme::overlay_font(),
