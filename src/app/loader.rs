@@ -101,6 +101,8 @@ pub enum LoadEvent {
         slices: Vec<SliceImage>,
         /// The file's window, or one spanning the series' values when it has none.
         window: VoiWindow,
+        /// The middle slice, small, for the series browser (made here, off the UI thread).
+        thumbnail: Option<egui::ColorImage>,
     },
     /// The series' source files with their SHA-256 (provenance), hashed after the
     /// slices were handed over so that hashing never delays the first image.
@@ -342,10 +344,12 @@ pub fn read_study(
         let window = info
             .file_window
             .unwrap_or_else(|| window_spanning(&slices, info.modality_lut));
+        let thumbnail = thumbnail(info, &slices, window);
         if !report(LoadEvent::SeriesLoaded {
             index,
             slices,
             window,
+            thumbnail,
         }) {
             return;
         }
@@ -358,6 +362,27 @@ pub fn read_study(
         skipped_files: found.skipped.len(),
         cancelled: cancel.load(Ordering::Relaxed),
     });
+}
+
+/// The middle slice in the series' window, shrunk for the series browser.
+fn thumbnail(
+    info: &SeriesInfo,
+    slices: &[SliceImage],
+    window: VoiWindow,
+) -> Option<egui::ColorImage> {
+    use crate::imaging::display::{GrayscalePipeline, Polarity, Voi, render_frame_rgba};
+    let slice = slices.get(slices.len() / 2)?;
+    let pipeline = GrayscalePipeline {
+        modality: info.modality_lut,
+        voi: Voi::Linear(window),
+        polarity: Polarity::Normal,
+    };
+    let rgba = render_frame_rgba(&slice.frame, &pipeline, None, info.bits_stored).ok()?;
+    Some(super::series_browser::thumbnail_image(
+        &rgba,
+        slice.frame.columns as usize,
+        slice.frame.rows as usize,
+    ))
 }
 
 /// The volume's first decoded slice as a viewer slice.

@@ -23,14 +23,12 @@ use std::time::Instant;
 
 use egui::TextureHandle;
 
-use crate::imaging::display::{
-    CT_WINDOW_PRESETS, GrayscalePipeline, Polarity, Voi, VoiWindow, render_frame_rgba,
-};
+use crate::imaging::display::{CT_WINDOW_PRESETS, VoiWindow};
 use crate::imaging::mpr::{Plane, VolumeGrid};
 use crate::imaging::volume::SourceFile;
 use gpu::{GpuLimits, GpuVolume};
 use loader::{LoadEvent, Loader, SeriesInfo, SliceImage};
-use series_browser::{SeriesCard, series_list_ui, thumbnail_image};
+use series_browser::{SeriesCard, series_list_ui};
 use status_bar::{LoadStatus, status_bar_ui};
 use viewer::{Cine, ColourMap, Layout, MAX_VIEWPORTS, SeriesView};
 use viewport::{CpuSliceTexture, ViewportInput, viewport_ui};
@@ -533,6 +531,7 @@ impl TesseraApp {
                 index,
                 slices,
                 window,
+                thumbnail,
             } => {
                 let key = self.next_volume_key;
                 self.next_volume_key += 1;
@@ -549,7 +548,13 @@ impl TesseraApp {
                     info.pixel_spacing_mm,
                     &positions,
                 );
-                entry.thumbnail = make_thumbnail(ctx, index, info, &slices, window);
+                entry.thumbnail = thumbnail.map(|image| {
+                    ctx.load_texture(
+                        format!("series-thumbnail-{index}"),
+                        image,
+                        egui::TextureOptions::LINEAR,
+                    )
+                });
                 self.status.images += slices.len();
                 let slices = Arc::new(slices);
                 let gpu = Arc::new(GpuVolume::new(key, info, Arc::clone(&slices)));
@@ -637,33 +642,6 @@ impl TesseraApp {
             commands
         })
     }
-}
-
-/// The middle slice, rendered small for the series browser.
-fn make_thumbnail(
-    ctx: &egui::Context,
-    index: usize,
-    info: &SeriesInfo,
-    slices: &[SliceImage],
-    window: VoiWindow,
-) -> Option<TextureHandle> {
-    let slice = slices.get(slices.len() / 2)?;
-    let pipeline = GrayscalePipeline {
-        modality: info.modality_lut,
-        voi: Voi::Linear(window),
-        polarity: Polarity::Normal,
-    };
-    let rgba = render_frame_rgba(&slice.frame, &pipeline, None, info.bits_stored).ok()?;
-    let image = thumbnail_image(
-        &rgba,
-        slice.frame.columns as usize,
-        slice.frame.rows as usize,
-    );
-    Some(ctx.load_texture(
-        format!("series-thumbnail-{index}"),
-        image,
-        egui::TextureOptions::LINEAR,
-    ))
 }
 
 /// Reports drained from the loader per frame at most, so a burst cannot stall a frame.
