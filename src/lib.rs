@@ -7,6 +7,7 @@
 //! - [`recent`]: the recently opened studies (user config folder).
 //! - [`app`]: the egui/eframe user interface, the only module that touches egui.
 
+pub mod annotate;
 pub mod app;
 pub mod cli;
 pub mod imaging;
