@@ -553,3 +553,77 @@ fn sample_range(samples: &Samples) -> (f64, f64) {
         Samples::I32(v) => range(v),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::imaging::demo::{DemoSpec, write_demo_study_with};
+
+    fn events(paths: &[PathBuf], cancel_after_first_series: bool) -> Vec<LoadEvent> {
+        let cancel = AtomicBool::new(false);
+        let mut seen = Vec::new();
+        read_study(paths, &cancel, &mut |event| {
+            if cancel_after_first_series && matches!(event, LoadEvent::SeriesLoaded { .. }) {
+                cancel.store(true, Ordering::Relaxed);
+            }
+            seen.push(event);
+            true
+        });
+        seen
+    }
+
+    #[test]
+    fn the_preview_slice_comes_before_the_series_and_cancel_stops_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        write_demo_study_with(dir.path(), &DemoSpec::SMALL, |_| {}).unwrap();
+        let all = events(&[dir.path().to_path_buf()], false);
+        let position = |f: &dyn Fn(&LoadEvent) -> bool| all.iter().position(f);
+        let preview =
+            position(&|e| matches!(e, LoadEvent::SeriesPreview { index: 0, .. })).unwrap();
+        let loaded = position(&|e| matches!(e, LoadEvent::SeriesLoaded { index: 0, .. })).unwrap();
+        assert!(preview < loaded);
+        let loaded_count = all
+            .iter()
+            .filter(|e| matches!(e, LoadEvent::SeriesLoaded { .. }))
+            .count();
+        assert_eq!(loaded_count, 2);
+        // Every slice knows its file; thumbnails are made off the UI thread.
+        for event in &all {
+            if let LoadEvent::SeriesLoaded {
+                slices, thumbnail, ..
+            } = event
+            {
+                assert!(
+                    slices
+                        .iter()
+                        .all(|s| s.source.as_ref().is_some_and(|s| s.path.is_file()))
+                );
+                assert!(thumbnail.is_some());
+            }
+        }
+        assert!(matches!(
+            all.last(),
+            Some(LoadEvent::Finished {
+                cancelled: false,
+                ..
+            })
+        ));
+
+        let cancelled = events(&[dir.path().to_path_buf()], true);
+        let loaded_count = cancelled
+            .iter()
+            .filter(|e| matches!(e, LoadEvent::SeriesLoaded { .. }))
+            .count();
+        assert_eq!(
+            loaded_count, 1,
+            "the second series was not read after cancel"
+        );
+        assert!(matches!(
+            cancelled.last(),
+            Some(LoadEvent::Finished {
+                cancelled: true,
+                ..
+            })
+        ));
+    }
+}
