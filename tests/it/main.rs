@@ -6,6 +6,7 @@ mod cli;
 mod corpus;
 mod geometry;
 mod layering;
+mod measure;
 mod project;
 mod truncation;
 mod ui;
