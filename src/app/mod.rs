@@ -12,6 +12,7 @@ pub mod loader;
 pub mod series_browser;
 pub mod start;
 pub mod status_bar;
+pub mod tag_browser;
 pub mod theme;
 pub mod toolbar;
 pub mod viewer;
@@ -185,6 +186,64 @@ pub struct TesseraApp {
     /// Where recent items are kept; `None` in tests and when there is no home folder.
     recent_store: Option<crate::recent::RecentStore>,
     recent: Vec<crate::recent::RecentItem>,
+    tags: TagPanel,
+}
+
+/// The tag browser's data: the instance shown, read on a background thread.
+#[derive(Default)]
+struct TagPanel {
+    /// The file (and frame) whose tags are shown or being read.
+    source: Option<loader::SliceSource>,
+    tree: Option<crate::imaging::tags::TagTree>,
+    error: Option<String>,
+    pending: Option<std::sync::mpsc::Receiver<Result<crate::imaging::tags::TagTree, String>>>,
+    state: tag_browser::TagBrowserState,
+}
+
+impl TagPanel {
+    /// Starts reading `source` when it is not the one shown (one read at a time).
+    fn follow(&mut self, source: Option<&loader::SliceSource>, ctx: &egui::Context) {
+        if let Some(rx) = &self.pending {
+            match rx.try_recv() {
+                Ok(Ok(tree)) => {
+                    self.tree = Some(tree);
+                    self.error = None;
+                    self.pending = None;
+                }
+                Ok(Err(e)) => {
+                    self.tree = None;
+                    self.error = Some(e);
+                    self.pending = None;
+                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => return,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => self.pending = None,
+            }
+        }
+        let wanted_path = source.map(|s| &s.path);
+        if wanted_path == self.source.as_ref().map(|s| &s.path) {
+            return;
+        }
+        self.source = source.cloned();
+        let Some(source) = source else {
+            self.tree = None;
+            self.error = None;
+            return;
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let path = source.path.clone();
+        let repaint = ctx.clone();
+        let spawned = std::thread::Builder::new()
+            .name("tag-read".into())
+            .spawn(move || {
+                let result = crate::imaging::tags::read_tags(&path).map_err(|e| e.to_string());
+                let _ = tx.send(result);
+                repaint.request_repaint();
+            });
+        match spawned {
+            Ok(_) => self.pending = Some(rx),
+            Err(e) => self.error = Some(format!("cannot start reading tags: {e}")),
+        }
+    }
 }
 
 impl TesseraApp {
@@ -205,6 +264,7 @@ impl TesseraApp {
             last_frame: None,
             recent_store: None,
             recent: Vec::new(),
+            tags: TagPanel::default(),
         };
         if !initial_paths.is_empty() {
             app.apply(&cc.egui_ctx, Command::Open(initial_paths));
@@ -225,6 +285,11 @@ impl TesseraApp {
             self.apply(ctx, Command::Open(paths));
         }
         self
+    }
+
+    /// The file whose tags the tag browser shows (or is reading).
+    pub fn tag_source(&self) -> Option<&std::path::Path> {
+        self.tags.source.as_ref().map(|s| s.path.as_path())
     }
 
     /// Whether a load is still running.
@@ -725,6 +790,34 @@ impl eframe::App for TesseraApp {
                     .collect();
                 commands.extend(series_list_ui(ui, &cards, self.selected));
             });
+        if self.chrome.show_tags {
+            let source = self
+                .selected
+                .and_then(|i| self.series.get(i))
+                .and_then(|e| match &e.loaded {
+                    Some(s) => s
+                        .slices
+                        .get(s.view.cursor[2])
+                        .and_then(|x| x.source.as_ref()),
+                    None => e.preview.as_ref().and_then(|(x, _)| x.source.as_ref()),
+                });
+            let source = source.cloned();
+            self.tags.follow(source.as_ref(), ui.ctx());
+            egui::Panel::right("tag-browser")
+                .resizable(true)
+                .default_size(theme::TAG_PANEL_WIDTH)
+                .min_size(280.0)
+                .frame(egui::Frame::side_top_panel(ui.style()).inner_margin(theme::panel_margin()))
+                .show(ui, |ui| {
+                    let tags = &mut self.tags;
+                    tag_browser::tag_browser_ui(
+                        ui,
+                        tags.tree.as_ref(),
+                        tags.error.as_deref(),
+                        &mut tags.state,
+                    );
+                });
+        }
         egui::CentralPanel::default()
             .frame(egui::Frame::new().fill(theme::SEPARATOR))
             .show(ui, |ui| {

@@ -24,6 +24,11 @@ pub const TEXT_DIM: Color32 = Color32::from_gray(140);
 pub const ACCENT: Color32 = Color32::from_rgb(70, 140, 220);
 pub const SELECTION: Color32 = Color32::from_rgb(38, 70, 110);
 pub const ERROR: Color32 = Color32::from_rgb(235, 100, 90);
+/// Private (vendor) tags in the tag browser, and the fill of their badge.
+pub const PRIVATE_TAG: Color32 = Color32::from_rgb(205, 160, 235);
+pub const PRIVATE_BADGE: Color32 = Color32::from_rgb(64, 44, 82);
+/// Every other row of a table, for the eye to follow a line.
+pub const ROW_STRIPE: Color32 = Color32::from_gray(30);
 
 /// Sizes in points.
 pub const SERIES_PANEL_WIDTH: f32 = 260.0;
@@ -37,6 +42,15 @@ pub const OVERLAY_LINE_GAP: f32 = 2.0;
 pub const STATUS_BAR_HEIGHT: f32 = 26.0;
 /// Space around the image inside the viewport.
 pub const VIEWPORT_PADDING: f32 = 4.0;
+/// Default width of the tag browser panel.
+pub const TAG_PANEL_WIDTH: f32 = 460.0;
+/// Tag browser: row height, indent per sequence level, fixed column widths.
+pub const TAG_ROW_HEIGHT: f32 = 20.0;
+pub const TAG_INDENT: f32 = 14.0;
+pub const TAG_COLUMN_WIDTH: f32 = 86.0;
+pub const TAG_VR_COLUMN_WIDTH: f32 = 28.0;
+pub const TAG_NAME_COLUMN_MAX_WIDTH: f32 = 280.0;
+pub const TAG_COLUMN_GAP: f32 = 8.0;
 
 pub fn overlay_font() -> FontId {
     FontId::proportional(14.0)
@@ -48,6 +62,16 @@ pub fn overlay_font_large() -> FontId {
 
 pub fn orientation_font() -> FontId {
     FontId::proportional(18.0)
+}
+
+/// Tags and VRs: fixed width, so columns of hex line up.
+pub fn tag_font() -> FontId {
+    FontId::monospace(12.0)
+}
+
+/// The "private" badge in the tag browser.
+pub fn badge_font() -> FontId {
+    FontId::proportional(10.0)
 }
 
 pub fn card_radius() -> CornerRadius {

@@ -615,6 +615,29 @@ fn description(info: &SeriesInfo) -> String {
     }
 }
 
+/// `text` shortened with "…" to fit `max_width` points in the large overlay font.
+fn elide(ui: &Ui, text: &str, max_width: f32) -> String {
+    let width = |t: String| {
+        ui.painter()
+            .layout_no_wrap(t, theme::overlay_font_large(), Color32::WHITE)
+            .size()
+            .x
+    };
+    if width(text.to_owned()) <= max_width {
+        return text.to_owned();
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let mut keep = chars.len();
+    while keep > 1 {
+        keep -= 1;
+        let candidate: String = chars[..keep].iter().collect::<String>() + "…";
+        if width(candidate.clone()) <= max_width {
+            return candidate;
+        }
+    }
+    "…".to_owned()
+}
+
 /// One overlay line: a label (for screen readers and tests) over a drop shadow.
 fn overlay_line(ui: &mut Ui, text: &str, font: egui::FontId, color: Color32) {
     let shadow = ui.painter().add(Shape::Noop);
@@ -664,10 +687,12 @@ fn overlays(
     let inner = rect.shrink(theme::OVERLAY_MARGIN);
     let [w, h] = view.size_voxels();
     // Several viewports: the plane names each; the description is in the browser.
+    // Room is left for the window/level corner.
+    let room = (inner.width() - 130.0).max(60.0);
     let mut top_left = if input.multi {
         vec![(view.plane.name().to_owned(), true)]
     } else {
-        vec![(description(info), true)]
+        vec![(elide(ui, &description(info), room), true)]
     };
     if input.chrome.show_patient {
         let p = &info.patient;

@@ -11,5 +11,6 @@ pub mod file;
 pub mod geometry;
 pub mod mpr;
 pub mod pixels;
+pub mod tags;
 pub mod volume;
 pub mod writer;

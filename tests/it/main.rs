@@ -8,5 +8,7 @@ mod geometry;
 mod layering;
 mod measure;
 mod project;
+mod tags;
 mod truncation;
 mod ui;
+mod ui_tags;

@@ -257,6 +257,48 @@ fn snapshots_of_the_main_screens() -> Result<(), Box<dyn std::error::Error>> {
     harness.snapshot_options("viewer_ct_soft_tissue", &options);
     press(&mut harness, Key::F6);
     harness.snapshot_options("viewer_mpr_1x3", &options);
+    press(&mut harness, Key::F5);
+    press(&mut harness, Key::T);
+    wait_for_tags(&mut harness);
+    harness.snapshot_options("viewer_tag_browser", &options);
+    Ok(())
+}
+
+/// Steps until the tag browser has read the current instance.
+fn wait_for_tags(harness: &mut Harness<'_, TesseraApp>) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while harness.query_by_label_contains("elements").is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the tags were not read within 30 s"
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    harness.run();
+}
+
+#[test]
+fn tag_browser_follows_the_shown_slice() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    write_demo_study_with(dir.path(), &DemoSpec::SMALL, |_| {})?;
+    let mut harness = loaded_app(dir.path());
+    assert!(harness.query_by_label("Search tags").is_none());
+    press(&mut harness, Key::T);
+    assert!(harness.state().chrome().show_tags);
+    wait_for_tags(&mut harness);
+    harness.get_by_label("Search tags");
+    harness.get_by_label("Patient's Name");
+    // It shows the file of the slice on screen, and follows scrolling.
+    let shown = |h: &Harness<'_, TesseraApp>| h.state().tag_source().map(|p| p.to_path_buf());
+    let middle = shown(&harness).expect("a file is shown");
+    press(&mut harness, Key::Home);
+    let first = shown(&harness).expect("a file is shown");
+    assert_ne!(first, middle);
+    wait_for_tags(&mut harness);
+    harness.get_by_label("Patient's Name");
+    press(&mut harness, Key::T);
+    assert!(harness.query_by_label("Search tags").is_none());
     Ok(())
 }
 
