@@ -338,3 +338,50 @@ fn start_screen_offers_the_demo_and_reopens_a_recent_study()
     assert!(items[0].opened_at > 1);
     Ok(())
 }
+
+/// RGB series go through the same GPU path: a slice that is red on the left and blue
+/// on the right is drawn in those colours.
+#[test]
+fn rgb_slices_render_in_colour_through_the_gpu_path() -> Result<(), Box<dyn std::error::Error>> {
+    use dicom_dictionary_std::tags;
+    use tessera::imaging::writer::SliceSpec;
+    let dir = tempfile::tempdir()?;
+    for k in 0..3 {
+        let spec = SliceSpec::axial_ct("rgb-series", k + 1, k as f64 * 2.0);
+        let (rows, columns) = (usize::from(spec.rows), usize::from(spec.columns));
+        let mut rgb = Vec::with_capacity(rows * columns * 3);
+        for _ in 0..rows {
+            for c in 0..columns {
+                rgb.extend_from_slice(if c < columns / 2 {
+                    &[200, 30, 40]
+                } else {
+                    &[30, 60, 220]
+                });
+            }
+        }
+        spec.dataset(&vec![0; rows * columns])
+            .us(tags::SAMPLES_PER_PIXEL, 3)
+            .text(tags::PHOTOMETRIC_INTERPRETATION, dicom_core::VR::CS, "RGB")
+            .us(tags::PLANAR_CONFIGURATION, 0)
+            .us(tags::BITS_ALLOCATED, 8)
+            .us(tags::BITS_STORED, 8)
+            .us(tags::HIGH_BIT, 7)
+            .us(tags::PIXEL_REPRESENTATION, 0)
+            .pixel_data_u8(&rgb)
+            .write(&dir.path().join(format!("rgb{k}.dcm")))?;
+    }
+    let mut harness = loaded_app(dir.path());
+    harness.get_by_label("Slice 2/3");
+    let viewport = harness.get_by_label("Image viewport").rect();
+    let image = harness.render()?;
+    let side = viewport.width().min(viewport.height()) - 8.0;
+    let at = |dx: f32| {
+        let p = viewport.center() + Vec2::new(dx * side, 0.0);
+        image.get_pixel(p.x as u32, p.y as u32).0
+    };
+    let (left, right) = (at(-0.25), at(0.25));
+    let near = |a: [u8; 4], b: [u8; 3]| (0..3).all(|i| a[i].abs_diff(b[i]) <= 2);
+    assert!(near(left, [200, 30, 40]), "left {left:?}");
+    assert!(near(right, [30, 60, 220]), "right {right:?}");
+    Ok(())
+}
