@@ -2,7 +2,9 @@
 //! 1. one annotation edit commit (encrypt, hash, sign, chain, FULL commit) versus a bare
 //!    SQLite FULL commit of a same-size row, same run;
 //! 2. open + unlock + verify of a 100,000-event project;
-//! 3. AES-256-GCM throughput on 64 KiB chunks.
+//! 3. AES-256-GCM throughput on 64 KiB chunks;
+//! 4. sync: export of every event to a bundle, and import-merge of that bundle into a
+//!    copy of the project that lacks them (time and peak resident memory).
 //!
 //! Numbers go in the issue note, not into assertions. `TESSERA_BENCH_EVENTS` overrides the
 //! event count of (2).
@@ -46,43 +48,93 @@ fn annotation(i: usize) -> Annotation {
     }
 }
 
+/// Current resident memory (Linux; 0 elsewhere).
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096)
+}
+
+/// Samples resident memory every 2 ms on a named thread; `stop` returns (start, peak).
+struct RssSampler {
+    start: u64,
+    peak: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RssSampler {
+    fn start() -> anyhow::Result<RssSampler> {
+        use std::sync::atomic::Ordering;
+        let start = rss_bytes();
+        let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(start));
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (p, d) = (peak.clone(), done.clone());
+        let thread = std::thread::Builder::new()
+            .name("rss-sampler".into())
+            .spawn(move || {
+                while !d.load(Ordering::Relaxed) {
+                    p.fetch_max(rss_bytes(), Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            })?;
+        Ok(RssSampler {
+            start,
+            peak,
+            done,
+            thread: Some(thread),
+        })
+    }
+
+    fn stop(mut self) -> (u64, u64) {
+        use std::sync::atomic::Ordering;
+        self.done.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        (
+            self.start,
+            self.peak.load(Ordering::Relaxed).max(rss_bytes()),
+        )
+    }
+}
+
+fn quantile(v: &mut [Duration], q: f64) -> Duration {
+    v.sort();
+    v[((v.len() - 1) as f64 * q).round() as usize]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
 fn main() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
+    // On the real disk (target/tmp), never a tmpfs: fsync is what a commit costs.
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR"))?;
+    // TESSERA_BENCH_KEEP=DIR keeps the 100,000-event project there between runs.
+    let keep = std::env::var_os("TESSERA_BENCH_KEEP").map(std::path::PathBuf::from);
     println!("project benchmarks (release; machine shared with other builds)");
 
-    // 1. Commit latency.
-    let n = 300;
+    // 1. Commit latency: ours and a bare SQLite FULL commit of a same-size row, in the
+    // same folder, interleaved A/B (alternating which goes first), many iterations.
+    let n: usize = std::env::var("TESSERA_BENCH_COMMITS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(400);
     let path = dir.path().join("commit.tessera");
     let (mut s, _) = Project::create(&path, "bench", b"pw", TINY)?;
-    for i in 0..20 {
-        s.commit_edit(Edit::Create {
-            annotation: annotation(i),
-        })?;
-    }
-    let payload_bytes = serde_json::to_vec(&EventPayload {
-        edit: Edit::Create {
-            annotation: annotation(0),
-        },
-        undo_of: None,
-    })?
+    let payload_bytes = serde_json::to_vec(&EventPayload::new(Edit::Create {
+        annotation: annotation(0),
+    }))?
     .len();
-    let mut ours = Vec::with_capacity(n);
-    for i in 0..n {
-        let t = Instant::now();
-        s.commit_edit(Edit::Create {
-            annotation: annotation(i),
-        })?;
-        ours.push(t.elapsed());
-    }
-    drop(s);
     let bare_path = dir.path().join("bare.sqlite");
     let conn = rusqlite::Connection::open(&bare_path)?;
     let _: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.execute_batch("CREATE TABLE t (id BLOB PRIMARY KEY, data BLOB NOT NULL)")?;
     let row = vec![7u8; payload_bytes + 16 + 12];
-    let mut bare = Vec::with_capacity(n);
-    for _ in 0..n {
+    let bare_commit = || -> anyhow::Result<Duration> {
         let t = Instant::now();
         conn.execute_batch("BEGIN IMMEDIATE")?;
         conn.execute(
@@ -90,19 +142,48 @@ fn main() -> anyhow::Result<()> {
             rusqlite::params![Id::random()?, row],
         )?;
         conn.execute_batch("COMMIT")?;
-        bare.push(t.elapsed());
-    }
-    let median = |v: &mut Vec<Duration>| {
-        v.sort();
-        v[v.len() / 2]
+        Ok(t.elapsed())
     };
-    let (m_ours, m_bare) = (median(&mut ours), median(&mut bare));
+    for i in 0..20 {
+        s.commit_edit(Edit::Create {
+            annotation: annotation(i),
+        })?;
+        bare_commit()?;
+    }
+    let (mut ours, mut bare, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..n {
+        let mut one_ours = || -> anyhow::Result<Duration> {
+            let t = Instant::now();
+            s.commit_edit(Edit::Create {
+                annotation: annotation(i),
+            })?;
+            Ok(t.elapsed())
+        };
+        let (a, b) = if i % 2 == 0 {
+            let a = one_ours()?;
+            (a, bare_commit()?)
+        } else {
+            let b = bare_commit()?;
+            (one_ours()?, b)
+        };
+        ours.push(a);
+        bare.push(b);
+        ratios.push(a.as_secs_f64() / b.as_secs_f64().max(1e-9));
+    }
+    drop(s);
+    ratios.sort_by(f64::total_cmp);
+    let (o50, b50) = (quantile(&mut ours, 0.5), quantile(&mut bare, 0.5));
     println!(
-        "commit one edit: median {:.3} ms vs bare SQLite FULL commit of a {}-byte row {:.3} ms: {:.2}x",
-        m_ours.as_secs_f64() * 1e3,
+        "commit one edit, {n} interleaved pairs: ours median {:.3} ms (p10 {:.3}, p90 {:.3}); bare SQLite FULL commit of a {}-byte row median {:.3} ms (p10 {:.3}, p90 {:.3}); ratio of medians {:.2}x, median of pair ratios {:.2}x",
+        ms(o50),
+        ms(quantile(&mut ours, 0.1)),
+        ms(quantile(&mut ours, 0.9)),
         row.len(),
-        m_bare.as_secs_f64() * 1e3,
-        m_ours.as_secs_f64() / m_bare.as_secs_f64()
+        ms(b50),
+        ms(quantile(&mut bare, 0.1)),
+        ms(quantile(&mut bare, 0.9)),
+        o50.as_secs_f64() / b50.as_secs_f64(),
+        ratios[ratios.len() / 2]
     );
 
     // 2. Open + verify of a large project.
@@ -110,16 +191,29 @@ fn main() -> anyhow::Result<()> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
-    let path = dir.path().join("big.tessera");
-    let (mut s, _) = Project::create(&path, "bench", b"pw", TINY)?;
+    let big_dir = keep.clone().unwrap_or_else(|| dir.path().to_owned());
+    let path = big_dir.join("big.tessera");
+    let empty = big_dir.join("empty.tessera");
+    let reuse = keep.is_some() && path.exists() && empty.exists();
+    if !reuse {
+        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_file(&empty);
+        let (s, _) = Project::create(&path, "bench", b"pw", TINY)?;
+        drop(s);
+        std::fs::copy(&path, &empty)?;
+    }
+    // The receiver of the sync benchmark: the same project before the events.
+    let receiver = dir.path().join("receiver.tessera");
+    std::fs::copy(&empty, &receiver)?;
+    let mut s = Project::open(&path)?.unlock("bench", b"pw", VerifyOnOpen::No)?;
     let t = Instant::now();
-    for batch in 0..events.div_ceil(1000) {
-        let payloads: Vec<EventPayload> = (0..1000.min(events - batch * 1000))
-            .map(|i| EventPayload {
-                edit: Edit::Create {
+    let built = if reuse { 0 } else { events };
+    for batch in 0..built.div_ceil(1000) {
+        let payloads: Vec<EventPayload> = (0..1000.min(built - batch * 1000))
+            .map(|i| {
+                EventPayload::new(Edit::Create {
                     annotation: annotation(batch * 1000 + i),
-                },
-                undo_of: None,
+                })
             })
             .collect();
         s.commit_payloads(&payloads)?;
@@ -151,7 +245,36 @@ fn main() -> anyhow::Result<()> {
         t.elapsed().as_secs_f64(),
         rayon::current_num_threads()
     );
+
+    // 4. Sync: export of all events, then import-merge into a copy that lacks them.
+    let bundle = dir.path().join("big.tsync");
+    let mib = |b: u64| b as f64 / 1048576.0;
+    let sampler = RssSampler::start()?;
+    let t = Instant::now();
+    let summary = s.export_bundle(&bundle, &[], &mut |_, _| {})?;
+    let export_s = t.elapsed().as_secs_f64();
+    let (rss0, export_peak) = sampler.stop();
     drop(s);
+    let mut r = Project::open(&receiver)?.unlock("bench", b"pw", VerifyOnOpen::No)?;
+    let sampler = RssSampler::start()?;
+    let t = Instant::now();
+    let imported = r.import_commit(&bundle, &mut |_, _| {})?;
+    let import_s = t.elapsed().as_secs_f64();
+    let (rss1, import_peak) = sampler.stop();
+    println!(
+        "export of {} events: {export_s:.2} s ({} bytes; resident memory {:.0} MiB before, peak {:.0} MiB)",
+        summary.events,
+        summary.bytes,
+        mib(rss0),
+        mib(export_peak)
+    );
+    println!(
+        "import-merge of {} new events: {import_s:.2} s (resident memory {:.0} MiB before, peak {:.0} MiB)",
+        imported.new_event_count(),
+        mib(rss1),
+        mib(import_peak)
+    );
+    drop(r);
 
     // 3. AES-256-GCM throughput.
     let key = Key32::random()?;

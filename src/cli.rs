@@ -83,6 +83,14 @@ enum Command {
     Verify(project::VerifyArgs),
     /// Print a project's audit log.
     Audit(project::AuditArgs),
+    /// Write a signed, encrypted sync bundle of a project's events.
+    Export(project::ExportArgs),
+    /// Merge a sync bundle into a project (one transaction; --dry-run shows the changes).
+    Import(project::ImportArgs),
+    /// List disagreements between readers (concurrent edits of the same field).
+    Conflicts(project::ConflictsArgs),
+    /// Resolve an annotation's conflicts by keeping one version.
+    Resolve(project::ResolveArgs),
     /// Test helper: commit edits and print each acknowledged event id.
     #[command(hide = true)]
     DebugCommitLoop(project::CommitLoopArgs),
@@ -104,6 +112,10 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Some(Command::History(a)) => project::run_history(a),
         Some(Command::Verify(a)) => project::run_verify(a),
         Some(Command::Audit(a)) => project::run_audit(a),
+        Some(Command::Export(a)) => project::run_export(a),
+        Some(Command::Import(a)) => project::run_import(a),
+        Some(Command::Conflicts(a)) => project::run_conflicts(a),
+        Some(Command::Resolve(a)) => project::run_resolve(a),
         Some(Command::DebugCommitLoop(a)) => project::run_commit_loop(a),
     }
 }

@@ -37,6 +37,15 @@ pub enum ProjectCommand {
         #[command(flatten)]
         who: UserArg,
     },
+    /// Write a consistent copy of a project (SQLite VACUUM INTO) to send to a member, who
+    /// keeps working on it and syncs by bundles.
+    Copy {
+        file: PathBuf,
+        #[arg(long, value_name = "COPY")]
+        out: PathBuf,
+        #[command(flatten)]
+        who: UserArg,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -138,6 +147,56 @@ pub struct AuditArgs {
     who: UserArg,
 }
 
+/// `tessera export FILE --out BUNDLE [--since HEADS]`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    file: PathBuf,
+    /// The bundle to write (replaced atomically).
+    #[arg(long, value_name = "BUNDLE")]
+    out: PathBuf,
+    /// Comma-separated event ids the receiver already has (its heads, as `tessera
+    /// import` prints them); only events they may lack are written. Default: everything.
+    #[arg(long, value_name = "HEADS", value_delimiter = ',')]
+    since: Vec<String>,
+    #[command(flatten)]
+    who: UserArg,
+}
+
+/// `tessera import FILE BUNDLE [--dry-run]`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    file: PathBuf,
+    bundle: PathBuf,
+    /// Check the bundle and show what would change; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    #[command(flatten)]
+    who: UserArg,
+}
+
+/// `tessera conflicts FILE [--json]`.
+#[derive(Debug, Args)]
+pub struct ConflictsArgs {
+    file: PathBuf,
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    who: UserArg,
+}
+
+/// `tessera resolve FILE ANNOTATION --keep EVENT`.
+#[derive(Debug, Args)]
+pub struct ResolveArgs {
+    file: PathBuf,
+    /// The annotation's id.
+    annotation: String,
+    /// The event whose version to keep (as `tessera conflicts --json` lists them).
+    #[arg(long, value_name = "EVENT")]
+    keep: String,
+    #[command(flatten)]
+    who: UserArg,
+}
+
 /// Hidden test helper: commits edits forever (or `--count` times), printing each event id
 /// after its COMMIT returned. The crash tests kill it at random moments.
 #[derive(Debug, Args)]
@@ -216,6 +275,12 @@ pub fn run_project(cmd: ProjectCommand) -> anyhow::Result<ExitCode> {
                 "recovery code (print it, keep it offline; sign in as user \"recovery\" with it):"
             );
             println!("{}", code.display().as_str());
+            Ok(ExitCode::SUCCESS)
+        }
+        ProjectCommand::Copy { file, out, who } => {
+            let mut s = unlock(&file, &who, VerifyOnOpen::Yes)?;
+            s.save_copy(&out)?;
+            println!("wrote a copy to {}", out.display());
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -355,6 +420,12 @@ pub fn run_verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
                 "OK: {} members, {} events, {} annotations, {} audit entries",
                 r.members, r.events, r.annotations, r.audit_entries
             );
+            if r.conflicts > 0 || r.forks > 0 {
+                println!(
+                    "note: {} annotations with conflicts (tessera conflicts), {} forks (an author edited two copies that were merged)",
+                    r.conflicts, r.forks
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(ProjectError::Verification(f)) => {
@@ -433,6 +504,119 @@ pub fn run_audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
             writeln!(out, "{time}  {user}  {action}  outcome={outcome}  {object}")?;
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_id(s: &str, what: &str) -> anyhow::Result<Id> {
+    s.trim()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{what} is not an id (32 hex digits): {s}"))
+}
+
+fn progress_line(label: &'static str) -> impl FnMut(u64, u64) {
+    let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    move |done, total| {
+        if interactive && total > 0 {
+            eprint!("\r{label}: {done}/{total} events");
+            if done == total {
+                eprintln!();
+            }
+        }
+    }
+}
+
+pub fn run_export(args: ExportArgs) -> anyhow::Result<ExitCode> {
+    let since = args
+        .since
+        .iter()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| parse_id(s, "--since"))
+        .collect::<anyhow::Result<Vec<Id>>>()?;
+    let mut s = unlock(&args.file, &args.who, VerifyOnOpen::Yes)?;
+    let summary = s.export_bundle(&args.out, &since, &mut progress_line("export"))?;
+    println!(
+        "exported {} events and {} membership records ({} bytes) to {}",
+        summary.events,
+        summary.members,
+        summary.bytes,
+        args.out.display()
+    );
+    println!("heads: {}", join_ids(&summary.heads));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn join_ids(ids: &[Id]) -> String {
+    ids.iter().map(Id::to_string).collect::<Vec<_>>().join(",")
+}
+
+pub fn run_import(args: ImportArgs) -> anyhow::Result<ExitCode> {
+    let mut s = unlock(&args.file, &args.who, VerifyOnOpen::Yes)?;
+    let mut progress = progress_line("import");
+    let result = if args.dry_run {
+        s.import_preview(&args.bundle, &mut progress)
+    } else {
+        s.import_commit(&args.bundle, &mut progress)
+    };
+    let summary = match result {
+        Ok(summary) => summary,
+        Err(e @ (ProjectError::Bundle(_) | ProjectError::Verification(_))) => {
+            eprintln!("tessera: {e}: {}", args.bundle.display());
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let verb = if args.dry_run {
+        "would import"
+    } else {
+        "imported"
+    };
+    println!(
+        "{verb} {} new events from {}'s bundle ({} already here)",
+        summary.new_event_count(),
+        summary.exporter,
+        summary.already_present
+    );
+    for (author, n) in &summary.new_events {
+        println!("  {author}: {n} new events");
+    }
+    for m in &summary.new_members {
+        println!("  new member: {m}");
+    }
+    if summary.new_conflicts.is_empty() {
+        println!("no new conflicts");
+    } else {
+        println!("{} new conflicts:", summary.new_conflicts.len());
+        for c in &summary.new_conflicts {
+            println!("  {}", c.line());
+        }
+    }
+    println!("heads: {}", join_ids(&summary.heads));
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn run_conflicts(args: ConflictsArgs) -> anyhow::Result<ExitCode> {
+    let mut s = unlock(&args.file, &args.who, VerifyOnOpen::Yes)?;
+    let items = s.conflicts()?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &items)?;
+        writeln!(out)?;
+    } else if items.is_empty() {
+        writeln!(out, "no conflicts")?;
+    } else {
+        for c in &items {
+            writeln!(out, "{}", c.line())?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn run_resolve(args: ResolveArgs) -> anyhow::Result<ExitCode> {
+    let annotation = parse_id(&args.annotation, "ANNOTATION")?;
+    let keep = parse_id(&args.keep, "--keep")?;
+    let mut s = unlock(&args.file, &args.who, VerifyOnOpen::Yes)?;
+    let event = s.resolve_conflict(annotation, keep)?;
+    println!("resolved by event {event}");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -36,6 +36,9 @@ pub enum Action {
     PassphraseChange,
     KeyRotate,
     VerifyRun,
+    SyncExport,
+    SyncImport,
+    ConflictResolve,
 }
 
 impl Action {
@@ -53,14 +56,18 @@ impl Action {
             Action::PassphraseChange => "user.passwd",
             Action::KeyRotate => "key.rotate",
             Action::VerifyRun => "verify.run",
+            Action::SyncExport => "sync.export",
+            Action::SyncImport => "sync.import",
+            Action::ConflictResolve => "conflict.resolve",
         }
     }
 
     /// DICOM/IHE ATNA EventActionCode: C(reate), R(ead), U(pdate), D(elete), E(xecute).
     pub fn atna_action_code(action: &str) -> &'static str {
         match action {
-            "project.create" | "labels.import" | "user.add" => "C",
-            "image.view" | "labels.export" | "project.open" => "R",
+            "project.create" | "labels.import" | "user.add" | "sync.import" => "C",
+            "image.view" | "labels.export" | "project.open" | "sync.export" => "R",
+            "conflict.resolve" => "U",
             "user.passwd" | "key.rotate" => "U",
             "user.remove" => "D",
             _ => "E",

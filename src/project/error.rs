@@ -28,6 +28,8 @@ pub enum ProjectError {
     Verification(#[from] Failure),
     #[error("edit rejected: {0}")]
     Apply(#[from] ApplyError),
+    #[error(transparent)]
+    Bundle(#[from] super::bundle::BundleError),
     #[error("invalid data: {0}")]
     Format(String),
     #[error(

@@ -12,7 +12,8 @@ use zeroize::Zeroizing;
 use super::crypto::{Aad, Canon, Key32, Sealed, Sealer, blind_index, random_bytes, sha256};
 use super::error::ProjectError;
 use super::id::Id;
-use super::model::{self, Annotation, EventPayload, State};
+use super::merge::{self, Registers};
+use super::model::{self, EventPayload};
 
 /// The keys derived from the project data key that a session works with.
 pub struct DataKeys {
@@ -177,34 +178,46 @@ pub fn decode_payload(blob: &[u8]) -> Option<EventPayload> {
     serde_json::from_slice(blob.get(16..)?).ok()
 }
 
-/// Decrypts one annotation cache row.
+/// Decrypts one annotation cache row: the annotation's registers (`merge`).
 pub fn open_cache_row(
     project: &Id,
     sealer: &Sealer,
     row: &CacheRow,
-) -> Result<Annotation, ProjectError> {
+) -> Result<Registers, ProjectError> {
     let plain = sealer.open(&cache_aad(project, row), &row.nonce, &row.ct)?;
     serde_json::from_slice(&plain).map_err(|e| ProjectError::Format(e.to_string()))
 }
 
-/// Seals `annotation` as a cache row last set by `event`.
+/// The plaintext of a cache row (verification compares these bytes).
+pub fn cache_plaintext(regs: &Registers) -> Result<Zeroizing<Vec<u8>>, ProjectError> {
+    serde_json::to_vec(regs)
+        .map(Zeroizing::new)
+        .map_err(|e| ProjectError::Format(e.to_string()))
+}
+
+/// The blind index stored with a cache row.
+pub fn cache_index(keys: &DataKeys, regs: &Registers) -> Vec<u8> {
+    regs.index_image()
+        .map(|image| keys.image_index(image))
+        .unwrap_or_default()
+}
+
+/// Seals `regs` as a cache row (deleted annotations keep a row: their frontier is the
+/// predecessor of an undo).
 pub fn seal_cache_row(
     project: &Id,
     keys: &DataKeys,
-    annotation: &Annotation,
-    event: Id,
+    regs: &Registers,
 ) -> Result<CacheRow, ProjectError> {
     let mut row = CacheRow {
-        annotation_id: annotation.id,
-        image_bidx: keys.image_index(&annotation.body.image),
-        event_id: event,
+        annotation_id: regs.id,
+        image_bidx: cache_index(keys, regs),
+        event_id: regs.cache_event(),
         key_id: keys.sealer.key_id().to_owned(),
         nonce: Vec::new(),
         ct: Vec::new(),
     };
-    let json = Zeroizing::new(
-        serde_json::to_vec(annotation).map_err(|e| ProjectError::Format(e.to_string()))?,
-    );
+    let json = cache_plaintext(regs)?;
     let Sealed { nonce, ct } = keys.sealer.seal(&cache_aad(project, &row), &json)?;
     row.nonce = nonce;
     row.ct = ct;
@@ -239,8 +252,8 @@ pub struct Author<'a> {
 }
 
 /// Appends one event carrying `payload` and updates the tip, heads and cache, all in
-/// `tx`. The edit is checked against the cached current value first, so a stale edit
-/// writes nothing.
+/// `tx`. The edit is checked against the cached shown value first, so a stale edit
+/// writes nothing; its `preds` are set to the annotation's current versions.
 pub fn append(
     tx: &Transaction<'_>,
     project: &Id,
@@ -250,22 +263,23 @@ pub fn append(
     now_ms: i64,
 ) -> Result<Id, ProjectError> {
     let target = payload.edit.target();
-    let mut state = State::new();
     let cached: Option<CacheRow> = tx
         .prepare_cached("SELECT annotation_id, image_bidx, event_id, key_id, nonce, ct FROM annotations WHERE annotation_id = ?1")?
         .query_row([target], cache_row)
         .optional()?;
-    if let Some(row) = &cached {
-        state.insert(
-            row.annotation_id,
-            (open_cache_row(project, &keys.sealer, row)?, row.event_id),
-        );
-    }
+    let current = match &cached {
+        Some(row) => Some(open_cache_row(project, &keys.sealer, row)?),
+        None => None,
+    };
+    let mut payload = payload.clone();
+    payload.preds = Some(merge::preds_for(current.as_ref()));
     let event_id = Id::random()?;
-    model::apply(&mut state, &payload.edit, event_id)?;
+    let regs = merge::apply_local(current.as_ref(), &payload, event_id)?;
 
+    // The author's line: after a merge of two copies it may have forked; continue the
+    // greatest leaf (the other stays a leaf with its own signed tip).
     let (prev_seq, prev_hash): (i64, Vec<u8>) = tx
-        .prepare_cached("SELECT seq, event_hash FROM tips WHERE author_id = ?1")?
+        .prepare_cached("SELECT seq, event_hash FROM tips WHERE author_id = ?1 ORDER BY seq DESC, event_hash DESC LIMIT 1")?
         .query_row([author.id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?
         .unwrap_or((0, vec![0; 32]));
@@ -279,7 +293,7 @@ pub fn append(
         .collect::<Result<_, _>>()?;
     parents.sort();
 
-    let blob = encode_payload(payload)?;
+    let blob = encode_payload(&payload)?;
     let key_id = keys.sealer.key_id().to_owned();
     let chunks = keys
         .sealer
@@ -307,28 +321,31 @@ pub fn append(
     insert_event(tx, &ev)?;
     insert_payload_chunks(tx, &event_id, &key_id, &chunks)?;
 
-    let tip_sig = author
-        .signing
-        .sign(&tip_message(project, &author.id, ev.seq, &hash))
-        .to_bytes()
-        .to_vec();
-    tx.prepare_cached("INSERT OR REPLACE INTO tips (author_id, seq, event_hash, signature) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![author.id, ev.seq, ev.event_hash, tip_sig])?;
+    let tip = TipRow {
+        author_id: author.id,
+        seq: ev.seq,
+        event_hash: ev.event_hash.clone(),
+        signature: author
+            .signing
+            .sign(&tip_message(project, &author.id, ev.seq, &hash))
+            .to_bytes()
+            .to_vec(),
+    };
+    tx.prepare_cached("DELETE FROM tips WHERE author_id = ?1 AND event_hash = ?2")?
+        .execute(params![author.id, ev.prev_hash])?;
+    insert_tip(tx, &tip)?;
     tx.prepare_cached("DELETE FROM heads")?.execute([])?;
     tx.prepare_cached("INSERT INTO heads (event_id) VALUES (?1)")?
         .execute([event_id])?;
-
-    match state.get(&target) {
-        Some((annotation, _)) => {
-            write_cache_row(tx, &seal_cache_row(project, keys, annotation, event_id)?)?
-        }
-        None => {
-            tx.prepare_cached("DELETE FROM annotations WHERE annotation_id = ?1")?
-                .execute([target])?;
-        }
-    }
+    write_cache_row(tx, &seal_cache_row(project, keys, &regs)?)?;
     save_encryption_count(tx, &keys.sealer)?;
     Ok(event_id)
+}
+
+pub fn insert_tip(tx: &Transaction<'_>, tip: &TipRow) -> rusqlite::Result<()> {
+    tx.prepare_cached("INSERT OR REPLACE INTO tips (author_id, seq, event_hash, signature) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![tip.author_id, tip.seq, tip.event_hash, tip.signature])?;
+    Ok(())
 }
 
 /// Persists the sealer's encryption counter (rotation happens long before 2^32).
@@ -406,6 +423,25 @@ pub fn open_payload(
     ev: &EventRow,
     chunks: &[&PayloadRow],
 ) -> Result<Zeroizing<Vec<u8>>, &'static str> {
+    open_payload_of(
+        project,
+        sealer,
+        &ev.event_id,
+        &ev.author_id,
+        &ev.commitment,
+        chunks,
+    )
+}
+
+/// As [`open_payload`], from the event's id, author and commitment.
+pub fn open_payload_of(
+    project: &Id,
+    sealer: &Sealer,
+    event_id: &Id,
+    author_id: &Id,
+    signed_commitment: &[u8],
+    chunks: &[&PayloadRow],
+) -> Result<Zeroizing<Vec<u8>>, &'static str> {
     if chunks.is_empty() {
         return Err("payload missing");
     }
@@ -416,20 +452,21 @@ pub fn open_payload(
     if chunks.iter().any(|c| &c.key_id != key_id) || key_id != sealer.key_id() {
         return Err("payload is under an unknown data key");
     }
-    let sealed: Vec<Sealed> = chunks
-        .iter()
-        .map(|c| Sealed {
-            nonce: c.nonce.clone(),
-            ct: c.ct.clone(),
-        })
-        .collect();
-    let blob = sealer
-        .open_chunked(
-            &payload_aad(project, &ev.event_id, &ev.author_id, key_id),
-            &sealed,
-        )
-        .map_err(|_| "payload ciphertext does not authenticate")?;
-    if commitment(&blob).as_slice() != ev.commitment.as_slice() {
+    let aad = payload_aad(project, event_id, author_id, key_id);
+    let blob = if let [only] = chunks {
+        sealer.open_chunk_of(&aad, 0, 1, &only.nonce, &only.ct)
+    } else {
+        let sealed: Vec<Sealed> = chunks
+            .iter()
+            .map(|c| Sealed {
+                nonce: c.nonce.clone(),
+                ct: c.ct.clone(),
+            })
+            .collect();
+        sealer.open_chunked(&aad, &sealed)
+    }
+    .map_err(|_| "payload ciphertext does not authenticate")?;
+    if commitment(&blob).as_slice() != signed_commitment {
         return Err("payload does not match the signed commitment");
     }
     Ok(blob)

@@ -45,16 +45,7 @@ impl Id {
 
 impl fmt::Display for Id {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let h = hex(&self.0);
-        write!(
-            f,
-            "{}-{}-{}-{}-{}",
-            &h[0..8],
-            &h[8..12],
-            &h[12..16],
-            &h[16..20],
-            &h[20..32]
-        )
+        f.write_str(std::str::from_utf8(&self.hyphenated()).unwrap_or_default())
     }
 }
 
@@ -72,22 +63,69 @@ pub struct ParseIdError;
 impl FromStr for Id {
     type Err = ParseIdError;
     fn from_str(s: &str) -> Result<Id, ParseIdError> {
-        let digits: String = s.chars().filter(|c| *c != '-').collect();
-        let bytes = unhex(&digits).ok_or(ParseIdError)?;
-        Id::from_slice(&bytes).ok_or(ParseIdError)
+        Id::parse_hex(s).ok_or(ParseIdError)
+    }
+}
+
+impl Id {
+    /// The hyphenated form without allocating (serialisation is on hot paths).
+    fn hyphenated(&self) -> [u8; 36] {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [b'-'; 36];
+        let mut at = 0;
+        for (i, b) in self.0.iter().enumerate() {
+            if matches!(i, 4 | 6 | 8 | 10) {
+                at += 1;
+            }
+            out[at] = DIGITS[(b >> 4) as usize];
+            out[at + 1] = DIGITS[(b & 15) as usize];
+            at += 2;
+        }
+        out
+    }
+
+    /// Parses 32 hex digits with optional hyphens, without allocating.
+    fn parse_hex(s: &str) -> Option<Id> {
+        let mut out = [0u8; 16];
+        let mut n = 0usize;
+        for c in s.bytes().filter(|c| *c != b'-') {
+            let v = match c {
+                b'0'..=b'9' => c - b'0',
+                b'a'..=b'f' => c - b'a' + 10,
+                b'A'..=b'F' => c - b'A' + 10,
+                _ => return None,
+            };
+            let byte = out.get_mut(n / 2)?;
+            *byte = (*byte << 4) | v;
+            n += 1;
+        }
+        (n == 32).then_some(Id(out))
     }
 }
 
 impl Serialize for Id {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_string())
+        let h = self.hyphenated();
+        // Hex digits and hyphens are ASCII.
+        s.serialize_str(std::str::from_utf8(&h).unwrap_or_default())
+    }
+}
+
+struct IdVisitor;
+
+impl serde::de::Visitor<'_> for IdVisitor {
+    type Value = Id;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a UUID string")
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Id, E> {
+        Id::parse_hex(v).ok_or_else(|| E::custom(ParseIdError))
     }
 }
 
 impl<'de> Deserialize<'de> for Id {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Id, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        d.deserialize_str(IdVisitor)
     }
 }
 
@@ -148,6 +186,10 @@ mod tests {
         assert_eq!(s.as_bytes()[14], b'4');
         assert_eq!(s.parse::<Id>().unwrap(), id);
         assert!("xyz".parse::<Id>().is_err());
+        assert_eq!(id.to_string().replace('-', "").parse::<Id>().unwrap(), id);
+        assert!(format!("{id}0").parse::<Id>().is_err());
+        let json = serde_json::to_string(&id).unwrap();
+        assert_eq!(serde_json::from_str::<Id>(&json).unwrap(), id);
         assert_eq!(unhex("0aFf"), Some(vec![10, 255]));
         assert_eq!(unhex("0"), None);
     }

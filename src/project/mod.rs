@@ -10,6 +10,8 @@
 //! verification) -> [`Session`] (edits, undo, users, import/export, audit).
 
 pub mod audit;
+pub mod bundle;
+pub mod cache;
 pub mod crypto;
 pub mod error;
 pub mod events;
@@ -19,9 +21,11 @@ pub mod keys;
 pub mod labels;
 pub mod lock;
 pub mod members;
+pub mod merge;
 pub mod model;
 pub mod schema;
 mod session;
+pub mod sync;
 pub mod verify;
 
 use std::path::{Path, PathBuf};
@@ -34,6 +38,7 @@ pub use id::Id;
 pub use keys::{KdfChoice, KdfParams, RecoveryCode};
 pub use members::Role;
 pub use session::{HistoryItem, MemberInfo, Session};
+pub use sync::{ConflictItem, ExportSummary, ImportMode, ImportSummary};
 
 use audit::{Action, Actor, Entry, Outcome};
 use events::DataKeys;
@@ -180,6 +185,7 @@ impl Project {
             now,
         )?;
         events::save_encryption_count(&tx, &keys.sealer)?;
+        tx.execute("DELETE FROM meta WHERE name = 'cache_rebuild'", [])?;
         tx.commit()?;
         let project = Project {
             conn,
@@ -258,6 +264,7 @@ impl Project {
             Err((err, None)) => return Err(err),
         };
         let mut session = Session::new(self, user_id, user.to_owned(), role, secrets, pdk, keys);
+        session.rebuild_cache_if_flagged()?;
         if check == VerifyOnOpen::Yes {
             session.verify_silently()?;
         }

@@ -176,9 +176,27 @@ pub struct EventPayload {
     /// Set when this event undoes an earlier one (its inverse edit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub undo_of: Option<Id>,
+    /// The versions of the annotation this edit replaces (the events its author's copy
+    /// showed as current; `merge`). Set by `events::append`; absent in files written
+    /// before sync existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preds: Option<Vec<Id>>,
+    /// Fields this edit settles even where its value is unchanged (resolving a conflict).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resolves: Vec<super::merge::Field>,
 }
 
 impl EventPayload {
+    /// A plain edit (not an undo, no explicit resolution).
+    pub fn new(edit: Edit) -> EventPayload {
+        EventPayload {
+            edit,
+            undo_of: None,
+            preds: None,
+            resolves: Vec::new(),
+        }
+    }
+
     /// The operation name stored in clear on the event.
     pub fn op_name(&self) -> &'static str {
         match (self.undo_of.is_some(), &self.edit) {

@@ -7,7 +7,8 @@
 use rusqlite::Connection;
 
 /// Migrations in order: index `i` takes a file from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (
     name  TEXT PRIMARY KEY,
     value BLOB NOT NULL
@@ -137,7 +138,29 @@ CREATE TABLE audit (
 CREATE UNIQUE INDEX audit_by_chain ON audit(chain, seq);
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-"#];
+"#,
+    // 2: sync. An author's line may fork (the same person edited two copies), so (author,
+    // seq) is no longer unique and there is one signed tip per leaf; events are found by
+    // annotation for re-materialising; the cache holds multi-value registers (`merge`), so
+    // the old cache is dropped and rebuilt at the next unlock (`cache_rebuild`).
+    r#"
+DROP INDEX events_by_author;
+CREATE INDEX events_by_author ON events(author_id, seq);
+CREATE INDEX events_by_target ON events(target, hlc);
+CREATE TABLE tips_v2 (
+    author_id  BLOB NOT NULL,
+    seq        INTEGER NOT NULL,
+    event_hash BLOB NOT NULL,
+    signature  BLOB NOT NULL,
+    PRIMARY KEY (author_id, event_hash)
+) STRICT;
+INSERT INTO tips_v2 SELECT author_id, seq, event_hash, signature FROM tips;
+DROP TABLE tips;
+ALTER TABLE tips_v2 RENAME TO tips;
+DELETE FROM annotations;
+INSERT OR REPLACE INTO meta (name, value) VALUES ('cache_rebuild', X'01');
+"#,
+];
 
 /// The schema version this build writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

@@ -22,17 +22,17 @@ use super::verify::{self, Failure, Report, Snapshot};
 use super::{Project, ProjectError, load_members, now_ms};
 
 /// Secrets held while unlocked; dropping them wipes them.
-struct Unlocked {
-    secrets: UserSecrets,
-    pdk: Key32,
-    keys: DataKeys,
+pub(super) struct Unlocked {
+    pub(super) secrets: UserSecrets,
+    pub(super) pdk: Key32,
+    pub(super) keys: DataKeys,
 }
 
 /// A signed-in user's view of a project.
 pub struct Session {
-    project: Project,
-    user_id: Id,
-    name: String,
+    pub(super) project: Project,
+    pub(super) user_id: Id,
+    pub(super) name: String,
     role: Role,
     unlocked: Option<Unlocked>,
     idle_limit: Duration,
@@ -124,7 +124,7 @@ impl Session {
 
     /// The project and the keys, unless the idle lock has wiped them (an idle session is
     /// wiped here, on its next use).
-    fn parts(&mut self) -> Result<(&mut Project, &mut Unlocked), ProjectError> {
+    pub(super) fn parts(&mut self) -> Result<(&mut Project, &mut Unlocked), ProjectError> {
         if self.last_used.elapsed() > self.idle_limit {
             self.unlocked = None;
         }
@@ -136,12 +136,36 @@ impl Session {
         }
     }
 
+    /// Rebuilds the annotation cache after the schema-2 migration dropped it.
+    pub(super) fn rebuild_cache_if_flagged(&mut self) -> Result<(), ProjectError> {
+        let (project, u) = self.parts()?;
+        if super::meta(&project.conn, "cache_rebuild")?.is_none() {
+            return Ok(());
+        }
+        let tx = project
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM annotations", [])?;
+        super::cache::rematerialize(&tx, &project.project_id, &u.keys, 0).map_err(|e| match e {
+            super::cache::RebuildError::Event { event, reason } => {
+                ProjectError::Verification(Failure {
+                    area: verify::Area::History,
+                    author: format!("event {}", event.short()),
+                    seq: None,
+                    reason: reason.to_owned(),
+                })
+            }
+            super::cache::RebuildError::Project(p) => p,
+        })?;
+        tx.execute("DELETE FROM meta WHERE name = 'cache_rebuild'", [])?;
+        events::save_encryption_count(&tx, &u.keys.sealer)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Commits one edit as one event; returns its id once COMMIT has returned.
     pub fn commit_edit(&mut self, edit: Edit) -> Result<Id, ProjectError> {
-        let ids = self.commit_payloads(&[EventPayload {
-            edit,
-            undo_of: None,
-        }])?;
+        let ids = self.commit_payloads(&[EventPayload::new(edit)])?;
         ids.into_iter()
             .next()
             .ok_or_else(|| ProjectError::Format("no event written".into()))
@@ -210,10 +234,9 @@ impl Session {
         let Some((event_id, edit)) = target else {
             return Ok(None);
         };
-        let ids = self.commit_payloads(&[EventPayload {
-            edit: edit.inverse(),
-            undo_of: Some(event_id),
-        }])?;
+        let mut payload = EventPayload::new(edit.inverse());
+        payload.undo_of = Some(event_id);
+        let ids = self.commit_payloads(&[payload])?;
         Ok(ids.into_iter().next())
     }
 
@@ -241,16 +264,17 @@ impl Session {
         let rows: Vec<events::CacheRow> = stmt
             .query_map([bidx], events::cache_row)?
             .collect::<Result<_, _>>()?;
-        let mut out = rows
-            .iter()
-            .map(|r| events::open_cache_row(&project.project_id, &u.keys.sealer, r))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let regs = events::open_cache_row(&project.project_id, &u.keys.sealer, r)?;
+            out.extend(regs.display());
+        }
         out.sort_by_key(|a| a.id);
         Ok(out)
     }
 
     /// Verified membership.
-    fn members(&mut self) -> Result<Members, ProjectError> {
+    pub(super) fn members(&mut self) -> Result<Members, ProjectError> {
         let (project, u) = self.parts()?;
         let rows = load_members(&project.conn)?;
         members::verify_members(&project.project_id, &rows, &u.keys.sealer).map_err(|f| {
@@ -640,10 +664,7 @@ impl Session {
                     after: annotation,
                 },
             };
-            payloads.push(EventPayload {
-                edit,
-                undo_of: None,
-            });
+            payloads.push(EventPayload::new(edit));
         }
         let n = self.commit_payloads(&payloads)?.len();
         self.record(Action::LabelsImport, Outcome::Success, Some(source))?;
@@ -672,7 +693,7 @@ fn load_chunks(
 }
 
 /// Re-encrypts everything under a fresh data key inside `tx`; returns the new key.
-fn rotate(
+pub(super) fn rotate(
     tx: &Transaction<'_>,
     project: &Id,
     old: &DataKeys,
@@ -715,11 +736,8 @@ fn rotate(
         .query_map([], events::cache_row)?
         .collect::<Result<_, _>>()?;
     for row in &cache {
-        let a = events::open_cache_row(project, &old.sealer, row)?;
-        events::write_cache_row(
-            tx,
-            &events::seal_cache_row(project, &new, &a, row.event_id)?,
-        )?;
+        let regs = events::open_cache_row(project, &old.sealer, row)?;
+        events::write_cache_row(tx, &events::seal_cache_row(project, &new, &regs)?)?;
     }
 
     let rows = load_members(tx)?;

@@ -8,7 +8,7 @@
 //! the last event; parents exist and are older; the replay applies cleanly; the cache
 //! equals the replay. The first failure names the author and sequence number.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use rayon::prelude::*;
@@ -18,7 +18,11 @@ use super::audit::{self, AuditRow};
 use super::events::{self, CacheRow, DataKeys, EventRow, PayloadRow, TipRow};
 use super::id::Id;
 use super::members::{self, MemberRow, Members};
-use super::model::{self, EventPayload, State};
+use super::merge::{self, Registers};
+use super::model::EventPayload;
+
+/// The materialised annotations (deleted ones included) by id.
+pub type State = BTreeMap<Id, Registers>;
 
 /// Every row verification looks at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,7 +75,12 @@ impl Failure {
 pub struct Report {
     pub members: usize,
     pub events: usize,
+    /// Annotations shown (not deleted).
     pub annotations: usize,
+    /// Annotations with at least one conflicting field.
+    pub conflicts: usize,
+    /// Places where an author's line forked (the same person edited two copies).
+    pub forks: usize,
     pub audit_entries: usize,
 }
 
@@ -162,18 +171,26 @@ pub fn verify(snap: &Snapshot, keys: &DataKeys) -> Result<(Report, State), Failu
     }
     let checked = check_events(snap, keys, &members, &chunks);
 
-    // Sequential pass in (author, seq) order: report the first failure.
+    // Sequential pass in (author, seq) order: report the first failure. An author's
+    // events form a tree through their previous-hash links: a line, or forks where the
+    // same person edited two copies that were merged later.
     let mut order: Vec<usize> = (0..snap.events.len()).collect();
-    order.sort_by_key(|&i| (snap.events[i].author_id, snap.events[i].seq));
+    order.sort_by_key(|&i| {
+        (
+            snap.events[i].author_id,
+            snap.events[i].seq,
+            snap.events[i].event_id,
+        )
+    });
     let by_id: HashMap<Id, usize> = snap
         .events
         .iter()
         .enumerate()
         .map(|(i, e)| (e.event_id, i))
         .collect();
-    let mut seen_ids = BTreeSet::new();
-    let mut last: BTreeMap<Id, (i64, [u8; 32])> = BTreeMap::new();
-    let mut prev: Option<(Id, i64, [u8; 32], i64)> = None;
+    let mut seen_ids = HashSet::with_capacity(snap.events.len());
+    let mut lines: BTreeMap<Id, Line> = BTreeMap::new();
+    let mut forks = 0;
     for &i in &order {
         let ev = &snap.events[i];
         let c = &checked[i];
@@ -183,14 +200,11 @@ pub fn verify(snap: &Snapshot, keys: &DataKeys) -> Result<(Report, State), Failu
             seq: Some(seq),
             reason: reason.to_owned(),
         };
-        let (expected, prev_hash, prev_hlc) = match prev {
-            Some((a, s, h, t)) if a == ev.author_id => (s + 1, h, t),
-            _ => (1, [0u8; 32], i64::MIN),
-        };
-        if ev.seq > expected {
-            return Err(fail(expected, "event missing (sequence gap)"));
+        let line = lines.entry(ev.author_id).or_default();
+        if ev.seq > line.max_seq + 1 {
+            return Err(fail(line.max_seq + 1, "event missing (sequence gap)"));
         }
-        if ev.seq < expected || !seen_ids.insert(ev.event_id) {
+        if ev.seq < 1 || !seen_ids.insert(ev.event_id) {
             return Err(fail(ev.seq, "duplicate event"));
         }
         if !members.contains_key(&ev.author_id) {
@@ -205,19 +219,33 @@ pub fn verify(snap: &Snapshot, keys: &DataKeys) -> Result<(Report, State), Failu
                 "signature does not verify against the membership record",
             ));
         }
-        if ev.prev_hash.as_slice() != prev_hash.as_slice() {
-            return Err(fail(ev.seq, "previous-hash link broken"));
-        }
+        let prev_hlc = if ev.seq == 1 {
+            if ev.prev_hash.iter().any(|b| *b != 0) || ev.prev_hash.len() != 32 {
+                return Err(fail(ev.seq, "previous-hash link broken"));
+            }
+            i64::MIN
+        } else {
+            match <[u8; 32]>::try_from(ev.prev_hash.as_slice())
+                .ok()
+                .and_then(|h| line.events.get(&h))
+            {
+                Some(&(seq, hlc)) if seq == ev.seq - 1 => hlc,
+                _ => return Err(fail(ev.seq, "previous-hash link broken")),
+            }
+        };
         if ev.hlc <= prev_hlc {
             return Err(fail(ev.seq, "clock goes backwards"));
         }
         if let Err(reason) = &c.payload {
             return Err(fail(ev.seq, reason));
         }
-        prev = Some((ev.author_id, ev.seq, c.hash, ev.hlc));
-        last.insert(ev.author_id, (ev.seq, c.hash));
+        if ev.seq > 1 && !line.parents.insert(c_prev(&ev.prev_hash)) {
+            forks += 1;
+        }
+        line.events.insert(c.hash, (ev.seq, ev.hlc));
+        line.max_seq = line.max_seq.max(ev.seq);
     }
-    check_tips(snap, &members, &last, &name)?;
+    check_tips(snap, &members, &lines, &name)?;
     // Cross-author links last, so a deleted event is reported as itself, not as a
     // dangling parent of someone else's event.
     for &i in &order {
@@ -241,23 +269,57 @@ pub fn verify(snap: &Snapshot, keys: &DataKeys) -> Result<(Report, State), Failu
             }
         }
     }
-
-    // Replay in causal (clock) order, then compare with the cache.
-    let mut replay_order: Vec<usize> = (0..snap.events.len()).collect();
-    replay_order.sort_by_key(|&i| (snap.events[i].hlc, snap.events[i].event_id));
+    // Materialise every annotation from its events (`merge`), then compare the cache.
+    let mut by_target: HashMap<Id, Vec<usize>> = HashMap::new();
+    for (i, ev) in snap.events.iter().enumerate() {
+        by_target.entry(ev.target).or_default().push(i);
+    }
+    let materialized: Vec<Result<Registers, (usize, &'static str)>> = by_target
+        .par_iter()
+        .map(|(target, idx)| {
+            let payloads: Vec<&EventPayload> = idx
+                .iter()
+                .filter_map(|&i| checked[i].payload.as_ref().ok())
+                .collect();
+            let nodes: Vec<merge::Node<'_>> = idx
+                .iter()
+                .zip(&payloads)
+                .map(|(&i, p)| {
+                    let ev = &snap.events[i];
+                    merge::Node {
+                        event: ev.event_id,
+                        author: ev.author_id,
+                        hlc: ev.hlc,
+                        hash: &ev.event_hash,
+                        payload: p,
+                    }
+                })
+                .collect();
+            merge::materialize(*target, &nodes)
+                .map_err(|f| (by_id.get(&f.event).copied().unwrap_or(idx[0]), f.reason))
+        })
+        .collect();
     let mut state = State::new();
-    for &i in &replay_order {
-        let ev = &snap.events[i];
-        if let Ok(payload) = &checked[i].payload
-            && let Err(e) = model::apply(&mut state, &payload.edit, ev.event_id)
-        {
-            return Err(Failure {
-                area: Area::History,
-                author: name(&ev.author_id),
-                seq: Some(ev.seq),
-                reason: e.to_string(),
-            });
+    let mut failures: Vec<(usize, &'static str)> = Vec::new();
+    for m in materialized {
+        match m {
+            Ok(regs) => {
+                state.insert(regs.id, regs);
+            }
+            Err(f) => failures.push(f),
         }
+    }
+    if let Some(&(i, reason)) = failures
+        .iter()
+        .min_by_key(|(i, _)| (snap.events[*i].hlc, snap.events[*i].event_id))
+    {
+        let ev = &snap.events[i];
+        return Err(Failure {
+            area: Area::History,
+            author: name(&ev.author_id),
+            seq: Some(ev.seq),
+            reason: reason.to_owned(),
+        });
     }
     check_cache(snap, keys, &state, &by_id, &name)?;
     check_heads(snap, &by_id, &name)?;
@@ -265,10 +327,34 @@ pub fn verify(snap: &Snapshot, keys: &DataKeys) -> Result<(Report, State), Failu
     let report = Report {
         members: members.len(),
         events: snap.events.len(),
-        annotations: state.len(),
+        annotations: state.values().filter(|r| r.is_present()).count(),
+        conflicts: state.values().filter(|r| r.has_conflicts()).count(),
+        forks,
         audit_entries,
     };
     Ok((report, state))
+}
+
+fn c_prev(prev_hash: &[u8]) -> [u8; 32] {
+    <[u8; 32]>::try_from(prev_hash).unwrap_or([0; 32])
+}
+
+/// One author's verified events: hash -> (seq, clock), and the hashes that have a child.
+#[derive(Default)]
+struct Line {
+    max_seq: i64,
+    events: HashMap<[u8; 32], (i64, i64)>,
+    parents: HashSet<[u8; 32]>,
+}
+
+impl Line {
+    /// Leaves of the author's tree, by hash.
+    fn leaves(&self) -> impl Iterator<Item = (&[u8; 32], i64)> {
+        self.events
+            .iter()
+            .filter(|(h, _)| !self.parents.contains(*h))
+            .map(|(h, (seq, _))| (h, *seq))
+    }
 }
 
 /// Hashes, decrypts and checks signatures of all events in parallel.
@@ -361,66 +447,81 @@ fn check_events(
 fn check_tips(
     snap: &Snapshot,
     members: &Members,
-    last: &BTreeMap<Id, (i64, [u8; 32])>,
+    lines: &BTreeMap<Id, Line>,
     name: &dyn Fn(&Id) -> String,
 ) -> Result<(), Failure> {
-    let tips: BTreeMap<Id, &TipRow> = snap.tips.iter().map(|t| (t.author_id, t)).collect();
+    let mut tips: BTreeMap<Id, Vec<&TipRow>> = BTreeMap::new();
+    for t in &snap.tips {
+        tips.entry(t.author_id).or_default().push(t);
+    }
     let fail = |author: &Id, seq: i64, reason: String| Failure {
         area: Area::History,
         author: name(author),
         seq: Some(seq),
         reason,
     };
-    for (author, (seq, hash)) in last {
-        let Some(tip) = tips.get(author) else {
-            return Err(fail(author, *seq, "tip record missing".into()));
-        };
-        if tip.seq > *seq {
-            return Err(fail(
-                author,
-                seq + 1,
-                format!(
-                    "event missing (history truncated; tip records #{})",
-                    tip.seq
-                ),
-            ));
-        }
-        if tip.seq < *seq || tip.event_hash.as_slice() != hash.as_slice() {
-            return Err(fail(
-                author,
-                *seq,
-                "tip record does not match the last event".into(),
-            ));
+    let none = Line::default();
+    for (author, author_tips) in &tips {
+        let line = lines.get(author).unwrap_or(&none);
+        for tip in author_tips {
+            let found = <[u8; 32]>::try_from(tip.event_hash.as_slice())
+                .ok()
+                .and_then(|h| line.events.get(&h).map(|e| (h, e.0)));
+            match found {
+                None => {
+                    return Err(fail(
+                        author,
+                        tip.seq.min(line.max_seq + 1).max(1),
+                        format!(
+                            "event missing (history truncated; tip records #{})",
+                            tip.seq
+                        ),
+                    ));
+                }
+                Some((h, seq)) if seq != tip.seq || line.parents.contains(&h) => {
+                    return Err(fail(
+                        author,
+                        line.max_seq,
+                        "tip record does not match the last event".into(),
+                    ));
+                }
+                Some(_) => {}
+            }
         }
     }
-    for (author, tip) in &tips {
-        if !last.contains_key(author) {
-            return Err(fail(
-                author,
-                1,
-                format!(
-                    "event missing (history truncated; tip records #{})",
-                    tip.seq
-                ),
-            ));
+    for (author, line) in lines {
+        let have = tips.get(author).map(Vec::as_slice).unwrap_or_default();
+        let mut leaves: Vec<(&[u8; 32], i64)> = line.leaves().collect();
+        leaves.sort_by_key(|(_, seq)| *seq);
+        for (hash, seq) in leaves {
+            if !have
+                .iter()
+                .any(|t| t.event_hash.as_slice() == hash.as_slice())
+            {
+                return Err(fail(author, seq, "tip record missing".into()));
+            }
         }
-        let sig = Signature::from_slice(&tip.signature);
-        let good = match (sig, members.get(author)) {
-            (Ok(s), Some(m)) => m
-                .sign_pk
-                .verify(
-                    &events::tip_message(&snap.project_id, author, tip.seq, &tip.event_hash),
-                    &s,
-                )
-                .is_ok(),
-            _ => false,
-        };
-        if !good {
-            return Err(fail(
-                author,
-                tip.seq,
-                "tip signature does not verify".into(),
-            ));
+    }
+    for (author, author_tips) in &tips {
+        for tip in author_tips {
+            let sig = Signature::from_slice(&tip.signature);
+            let good = match (sig, members.get(author)) {
+                (Ok(s), Some(m)) => m
+                    .sign_pk
+                    .verify(
+                        &events::tip_message(&snap.project_id, author, tip.seq, &tip.event_hash),
+                        &s,
+                    )
+                    .is_ok(),
+                _ => false,
+            };
+            if !good {
+                return Err(fail(
+                    author,
+                    tip.seq,
+                    "tip signature does not verify".into(),
+                ));
+            }
         }
     }
     Ok(())
@@ -452,21 +553,29 @@ fn check_cache(
         .cache
         .par_iter()
         .map(|row| {
-            let Some((want, last_event)) = state.get(&row.annotation_id) else {
+            let Some(want) = state.get(&row.annotation_id) else {
                 return Some((
                     row.event_id,
                     "cache holds an annotation the history does not",
                 ));
             };
-            if row.event_id != *last_event {
-                return Some((*last_event, "cache differs from the replay"));
+            let last_event = want.cache_event();
+            if row.event_id != last_event {
+                return Some((last_event, "cache differs from the replay"));
             }
-            match events::open_cache_row(&snap.project_id, &keys.sealer, row) {
-                Err(_) => Some((*last_event, "cache ciphertext does not authenticate")),
-                Ok(got) if &got != want || row.image_bidx != keys.image_index(&want.body.image) => {
-                    Some((*last_event, "cache differs from the replay"))
+            // Compare plaintext bytes with the replay's encoding (serialising is
+            // cheaper than parsing, and the encoding is deterministic).
+            let aad = events::cache_aad(&snap.project_id, row);
+            match keys.sealer.open(&aad, &row.nonce, &row.ct) {
+                Err(_) => Some((last_event, "cache ciphertext does not authenticate")),
+                Ok(got) => {
+                    let same = events::cache_plaintext(want).is_ok_and(|w| *w == *got);
+                    if !same || row.image_bidx != events::cache_index(keys, want) {
+                        Some((last_event, "cache differs from the replay"))
+                    } else {
+                        None
+                    }
                 }
-                Ok(_) => None,
             }
         })
         .collect();
@@ -479,8 +588,8 @@ fn check_cache(
             return Err(at(&row.event_id, "cache differs from the replay"));
         }
     }
-    if let Some((_, (_, last_event))) = state.iter().find(|(id, _)| !seen.contains(*id)) {
-        return Err(at(last_event, "annotation missing from the cache"));
+    if let Some((_, regs)) = state.iter().find(|(id, _)| !seen.contains(*id)) {
+        return Err(at(&regs.cache_event(), "annotation missing from the cache"));
     }
     Ok(())
 }

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
+mod merge_laws;
+mod sync;
 mod tamper;
 
 use std::collections::BTreeSet;
