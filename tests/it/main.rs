@@ -6,6 +6,7 @@ mod cli;
 mod corpus;
 mod geometry;
 mod layering;
+mod packaging;
 mod project;
 mod truncation;
 mod ui;
