@@ -13,8 +13,9 @@ RUN_PKGS="libopenslide0 libvulkan1 mesa-vulkan-drivers libegl1 libegl-mesa0 libg
   libwayland-client0 libwayland-cursor0 libwayland-egl1 libfontconfig1 fonts-dejavu-core"
 # Headless runs and GUI smoke tests: virtual X server, input driver, screenshots.
 HEADLESS_PKGS="xvfb xauth xdotool x11-utils imagemagick"
-# Tools the test-suite uses as independent readers of what Tessera writes.
-TEST_PKGS="dcmtk"
+# Tools the test-suite uses as independent readers of what Tessera writes, and the
+# freedesktop validators for the desktop entry and metainfo (tests/it/packaging.rs).
+TEST_PKGS="dcmtk desktop-file-utils appstream"
 
 need=()
 if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then

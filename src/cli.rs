@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use rayon::prelude::*;
 use serde_json::json;
 
@@ -18,10 +18,14 @@ use crate::imaging::file::{self, ReadMode};
 use crate::imaging::pixels::{self, DecodeError};
 
 mod bench;
+mod docs;
 mod info;
 pub mod project;
 
 /// Tessera: annotate DICOM series and whole-slide images offline.
+///
+/// `--version` (set at run time in [`run`]) also prints the git commit and the OpenSlide
+/// and SQLite versions in use; the static [`crate::VERSION_LINE`] is what man pages show.
 #[derive(Debug, Parser)]
 #[command(name = "tessera", version = crate::VERSION_LINE, about, long_about = None)]
 pub struct Cli {
@@ -94,11 +98,29 @@ enum Command {
     /// Test helper: commit edits and print each acknowledged event id.
     #[command(hide = true)]
     DebugCommitLoop(project::CommitLoopArgs),
+    /// Packaging: write the man pages (roff, one per command) into DIR.
+    #[command(hide = true)]
+    Manpages {
+        /// Output folder (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Packaging: print the completion script for SHELL.
+    #[command(hide = true)]
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Parses the command line and runs it. Usage errors exit 2 (clap's convention).
 pub fn run() -> anyhow::Result<ExitCode> {
-    let cli = Cli::parse();
+    // `--version` prints the run-time library versions too, so the version is set here.
+    let matches = Cli::command()
+        .version(crate::about::About::current().to_string())
+        .get_matches();
+    let cli =
+        Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut Cli::command()).exit());
     match cli.command {
         None => open_gui(Vec::new(), false),
         Some(Command::Open { paths }) => open_gui(paths, true),
@@ -117,6 +139,8 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Some(Command::Conflicts(a)) => project::run_conflicts(a),
         Some(Command::Resolve(a)) => project::run_resolve(a),
         Some(Command::DebugCommitLoop(a)) => project::run_commit_loop(a),
+        Some(Command::Manpages { out }) => docs::write_manpages(Cli::command(), &out),
+        Some(Command::Completions { shell }) => docs::print_completions(Cli::command(), shell),
     }
 }
 

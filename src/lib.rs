@@ -1,12 +1,14 @@
 //! Tessera: an offline annotation workstation for medical imaging.
 //!
 //! Codemap, in data-flow order:
+//! - [`about`]: version, git commit, versions of the loaded OpenSlide and SQLite.
 //! - [`imaging`]: DICOM files -> series -> volumes -> slice images (headless).
 //! - [`project`]: the encrypted `.tessera` file: keys, signed history, audit log.
 //! - [`cli`]: the command-line interface (`tessera hash|info|bench|demo`).
 //! - [`recent`]: the recently opened studies (user config folder).
 //! - [`app`]: the egui/eframe user interface, the only module that touches egui.
 
+pub mod about;
 pub mod annotate;
 pub mod app;
 pub mod cli;
@@ -14,5 +16,5 @@ pub mod imaging;
 pub mod project;
 pub mod recent;
 
-/// What `tessera --version` prints after the program name.
-pub const VERSION_LINE: &str = env!("CARGO_PKG_VERSION");
+/// The version and commit, known at compile time (see [`about::About`] for the full report).
+pub use about::VERSION_LINE;

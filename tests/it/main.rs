@@ -7,6 +7,7 @@ mod corpus;
 mod geometry;
 mod layering;
 mod measure;
+mod packaging;
 mod project;
 mod tags;
 mod truncation;
