@@ -10,7 +10,7 @@ BUILD_PKGS="build-essential pkg-config cmake libclang-dev libopenslide-dev"
 # Run: OpenSlide, Vulkan/GL (Mesa software renderers work without a GPU), X11/Wayland client libs.
 RUN_PKGS="libopenslide0 libvulkan1 mesa-vulkan-drivers libegl1 libegl-mesa0 libgl1-mesa-dri \
   libx11-6 libx11-xcb1 libxcursor1 libxi6 libxrandr2 libxkbcommon0 libxkbcommon-x11-0 \
-  libwayland-client0 libwayland-cursor0 libwayland-egl1 libfontconfig1 fonts-dejavu-core"
+  libwayland-client0 libwayland-cursor0 libwayland-egl1 libfontconfig1 libdbus-1-3 fonts-dejavu-core"
 # Headless runs and GUI smoke tests: virtual X server, input driver, screenshots.
 HEADLESS_PKGS="xvfb xauth xdotool x11-utils imagemagick"
 # Tools the test-suite uses as independent readers of what Tessera writes, and the

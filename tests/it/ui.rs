@@ -15,6 +15,8 @@ fn loaded_app(dir: &Path) -> Harness<'static, TesseraApp> {
     let paths = vec![dir.to_path_buf()];
     let mut harness = Harness::builder()
         .with_size(Vec2::new(1000.0, 700.0))
+        // Scroll areas (tag browser) settle over a few frames.
+        .with_max_steps(16)
         .wgpu()
         .build_eframe(move |cc| TesseraApp::new(cc, paths));
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -312,6 +314,7 @@ fn start_screen_offers_the_demo_and_reopens_a_recent_study()
     store.push(&[study.path().to_path_buf()], 1)?;
     let mut harness = Harness::builder()
         .with_size(Vec2::new(1000.0, 700.0))
+        .with_max_steps(16)
         .wgpu()
         .build_eframe(move |cc| TesseraApp::new(cc, Vec::new()).with_recent_store(Some(store)));
     harness.run();
@@ -323,7 +326,8 @@ fn start_screen_offers_the_demo_and_reopens_a_recent_study()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     harness.get_by_label(&title).click();
-    harness.run();
+    // Loading repaints until it ends: step, do not wait for the UI to settle.
+    harness.step();
     let deadline = Instant::now() + Duration::from_secs(60);
     while harness.state().is_loading() {
         assert!(Instant::now() < deadline, "the recent study did not load");
