@@ -185,10 +185,16 @@ pub fn viewport_ui(
             let state = loaded.view.viewports[index];
             let view = loaded.view.plane_view(&loaded.grid, index);
             let image = image_rect(rect, view.size_mm(), state.zoom, state.pan);
-            draw_volume(ui, &input, loaded, &view, &state, rect, image, cpu);
-            commands.extend(input_commands(
-                ui, &response, &input, loaded, &view, &state, rect, image,
-            ));
+            let shown = Shown {
+                input: &input,
+                loaded,
+                view: &view,
+                state: &state,
+                rect,
+                image,
+            };
+            draw_volume(ui, &shown, cpu);
+            commands.extend(input_commands(ui, &response, &shown));
             let hover = response
                 .hover_pos()
                 .filter(|p| image.contains(*p))
@@ -196,16 +202,7 @@ pub fn viewport_ui(
             if input.multi {
                 crosshair(ui, rect, image, loaded, &view);
             }
-            overlays(
-                ui,
-                &input,
-                loaded,
-                &view,
-                &state,
-                rect,
-                image,
-                hover.as_deref(),
-            );
+            overlays(ui, &shown, hover.as_deref());
             if input.multi && input.chrome.active_viewport == index {
                 painter.rect_stroke(
                     rect.shrink(0.5),
@@ -249,23 +246,31 @@ pub fn viewport_ui(
     commands
 }
 
-#[allow(clippy::too_many_arguments)]
-fn draw_volume(
-    ui: &mut Ui,
-    input: &ViewportInput<'_>,
-    loaded: &LoadedSeries,
-    view: &PlaneView,
-    state: &ViewportState,
+/// A loaded series' plane as one viewport shows it this frame.
+struct Shown<'a> {
+    input: &'a ViewportInput<'a>,
+    loaded: &'a LoadedSeries,
+    view: &'a PlaneView,
+    state: &'a ViewportState,
+    /// The viewport's rectangle, and the image's within it (zoomed and panned).
     rect: Rect,
     image: Rect,
-    cpu: &mut CpuSliceTexture,
-) {
+}
+
+fn draw_volume(ui: &mut Ui, shown: &Shown<'_>, cpu: &mut CpuSliceTexture) {
+    let Shown {
+        input,
+        loaded,
+        view,
+        state,
+        rect,
+        image,
+    } = *shown;
     let painter = ui.painter_at(rect);
-    if let Some(limits) = input.gpu.filter(|l| loaded.gpu.fits(l)) {
+    if input.gpu.is_some_and(|limits| loaded.gpu.fits(&limits)) {
         let (origin, axis_x, axis_y) = plane_mapping(view, rect, image);
         let ppp = ui.ctx().pixels_per_point();
         let pixels_per_voxel = image.width() * ppp / view.size_voxels()[0].max(1) as f32;
-        let _ = limits;
         let params = SliceParams {
             origin,
             axis_x,
@@ -363,17 +368,15 @@ fn zoom_factor(ui: &Ui) -> f32 {
     })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn input_commands(
-    ui: &mut Ui,
-    response: &egui::Response,
-    input: &ViewportInput<'_>,
-    loaded: &LoadedSeries,
-    view: &PlaneView,
-    state: &ViewportState,
-    rect: Rect,
-    image: Rect,
-) -> Vec<Command> {
+fn input_commands(ui: &mut Ui, response: &egui::Response, shown: &Shown<'_>) -> Vec<Command> {
+    let Shown {
+        input,
+        view,
+        state,
+        rect,
+        image,
+        ..
+    } = *shown;
     let viewport = input.index;
     let mut commands = Vec::new();
     if response.hovered() {
@@ -506,7 +509,6 @@ fn input_commands(
     {
         let uv = (p - image.min) / image.size();
         if let Some(voxel) = view.voxel_index_at([f64::from(uv.x), f64::from(uv.y)]) {
-            let _ = loaded;
             commands.push(Command::SetCursor(voxel));
         }
     }
@@ -672,17 +674,15 @@ fn corner_ui(ui: &mut Ui, rect: Rect, layout: Layout, lines: &[(String, bool)]) 
 }
 
 /// Corner texts, orientation letters and the scale bar.
-#[allow(clippy::too_many_arguments)]
-fn overlays(
-    ui: &mut Ui,
-    input: &ViewportInput<'_>,
-    loaded: &LoadedSeries,
-    view: &PlaneView,
-    state: &ViewportState,
-    rect: Rect,
-    image: Rect,
-    hover: Option<&str>,
-) {
+fn overlays(ui: &mut Ui, shown: &Shown<'_>, hover: Option<&str>) {
+    let Shown {
+        input,
+        loaded,
+        view,
+        state,
+        rect,
+        image,
+    } = *shown;
     let info = input.info;
     let inner = rect.shrink(theme::OVERLAY_MARGIN);
     let [w, h] = view.size_voxels();
