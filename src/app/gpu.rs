@@ -342,7 +342,8 @@ fn upload(device: &wgpu::Device, queue: &wgpu::Queue, volume: &GpuVolume) -> Res
     };
     for (k, slice) in volume.slices.iter().enumerate() {
         let bytes: Vec<u8> = if volume.colour {
-            // Colour (RGB, YBR already converted, palette): 8-bit RGBA as displayed.
+            // Colour (RGB, YBR already converted): 8-bit RGBA as displayed. PALETTE COLOR
+            // needs the file's LUT, which the volume does not carry yet: it renders black.
             render_frame_rgba(&slice.frame, &plain, None, volume.bits_stored)
                 .unwrap_or_else(|_| vec![0; volume.columns as usize * volume.rows as usize * 4])
         } else {
