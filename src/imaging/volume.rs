@@ -24,9 +24,12 @@
 //!   allocating); per thread there is a 256 KiB staging buffer, plus one file and
 //!   one decoded frame while a slice goes through the full decode. Exception: a
 //!   multi-frame file that needs the full decode is parsed once, whole, while its
-//!   frames are decoded (that is its compressed size for compressed files).
+//!   frames are decoded (that is its compressed size for compressed files). Each
+//!   slice's place in the buffer is pre-faulted in one call before it is filled
+//!   (`prefault`).
 
 mod native;
+mod prefault;
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
@@ -667,6 +670,8 @@ impl SliceDecoder<'_> {
             ));
             return outcome;
         }
+        // Map the slot's pages in one call before the reader or decoder writes them.
+        prefault::populate(slot);
         let pixels = if info.number_of_frames > 1 {
             match source.native_offset {
                 Some(offset) => {

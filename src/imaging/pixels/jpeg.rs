@@ -1,15 +1,16 @@
 //! JPEG (ITU T.81) frames: header inspection and dispatch to a decoder.
 //!
-//! Owns the choice of decoder per JPEG process: jpeg-decoder (SIMD IDCT, Huffman
-//! lossless) for 8-bit sequential/progressive and for lossless (processes 14, SV1)
-//! of any precision; our own `jpeg12` for 12-bit (and any other sequential frame
-//! jpeg-decoder refuses). Frame dimensions are checked against the DICOM header
+//! Owns the choice of decoder per JPEG process: our own `jpegll` for lossless
+//! (processes 14, SV1) of any precision, with jpeg-decoder behind it for the lossless
+//! streams `jpegll` leaves alone or refuses; jpeg-decoder (SIMD IDCT) for 8-bit
+//! sequential/progressive; our own `jpeg12` for 12-bit (and any other sequential
+//! frame jpeg-decoder refuses). Frame dimensions are checked against the DICOM header
 //! before any decoder allocates.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use super::jpeg12;
 use super::{Decoded, RawSamples};
+use super::{jpeg12, jpegll};
 
 /// The frame header of a JPEG stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,7 +72,10 @@ pub fn decode(data: &[u8], expected: (u32, u32, u16), keep_color: bool) -> Resul
         ));
     }
     let limit = rows as usize * cols as usize * usize::from(spp);
-    if sof.marker == 0xC3 || sof.precision == 8 {
+    if sof.marker == 0xC3 {
+        return decode_lossless(data, sof, limit, keep_color);
+    }
+    if sof.precision == 8 {
         return decode_with_jpeg_decoder(data, sof, limit, keep_color);
     }
     if matches!(sof.marker, 0xC0 | 0xC1) {
@@ -82,6 +86,33 @@ pub fn decode(data: &[u8], expected: (u32, u32, u16), keep_color: bool) -> Resul
         sof.marker - 0xC0,
         sof.precision
     ))
+}
+
+/// Lossless: our own decoder, else (unusual or refused streams) jpeg-decoder. When
+/// both refuse, jpeg-decoder's reason is reported.
+fn decode_lossless(
+    data: &[u8],
+    sof: Sof,
+    limit: usize,
+    keep_color: bool,
+) -> Result<Decoded, String> {
+    match jpegll::decode(data, limit) {
+        Ok(Some(image)) => {
+            let samples = if image.precision <= 8 {
+                // As jpeg-decoder: 8-bit output keeps the low byte.
+                RawSamples::U8(image.data.iter().map(|&v| v as u8).collect())
+            } else {
+                RawSamples::U16(image.data)
+            };
+            Ok(Decoded {
+                width: image.width,
+                height: image.height,
+                components: image.components,
+                samples,
+            })
+        }
+        Ok(None) | Err(_) => decode_with_jpeg_decoder(data, sof, limit, keep_color),
+    }
 }
 
 /// Our own sequential decoder (12-bit, or lenient 8-bit).

@@ -10,7 +10,8 @@
 //! - native (implicit/explicit LE, explicit BE, deflated): [`native`], a single pass
 //!   from the parsed value to `Samples`;
 //! - RLE Lossless: our own [`rle`] (dicom-pixeldata's fails 32-bit data);
-//! - JPEG baseline/lossless: jpeg-decoder; JPEG Extended 12-bit: our own [`jpeg12`];
+//! - JPEG baseline: jpeg-decoder; JPEG Extended 12-bit: our own [`jpeg12`]; JPEG
+//!   Lossless (process 14, SV1): our own [`jpegll`], jpeg-decoder for what it leaves;
 //! - JPEG-LS: CharLS; JPEG 2000 (and HTJ2K): OpenJPEG.
 
 mod color;
@@ -18,6 +19,7 @@ mod fragments;
 mod j2k;
 mod jpeg;
 mod jpeg12;
+mod jpegll;
 mod jpegls;
 pub mod layout;
 pub mod native;
