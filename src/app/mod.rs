@@ -548,6 +548,8 @@ impl TesseraApp {
         self.status = LoadStatus::default();
         self.problems.clear();
         self.chrome.cine.playing = false;
+        // CPU textures are keyed by slice address: a new load may reuse an address.
+        self.cpu_textures = Default::default();
     }
 
     fn report_problem(&mut self, problem: String) {
