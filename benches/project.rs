@@ -32,6 +32,8 @@ fn annotation(i: usize) -> Annotation {
                 series_uid: format!("1.2.826.0.1.3680043.8.498.{}", i % 50),
                 sop_uid: None,
                 frame: Some(i as u32 % 40),
+                plane: None,
+                provenance: None,
             },
             kind: Kind::Polygon,
             points: (0..8)

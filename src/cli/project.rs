@@ -643,6 +643,8 @@ pub fn run_commit_loop(args: CommitLoopArgs) -> anyhow::Result<ExitCode> {
                             series_uid: format!("1.2.826.0.1.{}", i % 7),
                             sop_uid: None,
                             frame: None,
+                            plane: None,
+                            provenance: None,
                         },
                         kind: Kind::Point,
                         points: vec![[i as f64, 2.0]],

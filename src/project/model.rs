@@ -21,6 +21,13 @@ pub enum ImageRef {
         sop_uid: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         frame: Option<u32>,
+        /// Set for annotations drawn on a reformatted plane (MPR): which plane, and
+        /// its points are then in that plane's voxel coordinates (see [`PlaneRef`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        plane: Option<PlaneRef>,
+        /// What the annotation was drawn on, so a reviewer can prove it matches.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        provenance: Option<Box<Provenance>>,
     },
     Slide {
         slide_sha256: String,
@@ -37,6 +44,50 @@ impl ImageRef {
     }
 }
 
+/// A reformatted plane of a series' volume. The volume is the series' slices sorted
+/// along their normal (Tessera's slice order: `i` = column, `j` = row, `k` = slice);
+/// `index` is the voxel index along the plane's normal (`j` for coronal, `i` for
+/// sagittal, `k` for axial), and the annotation's points are `[a, b]` voxel
+/// coordinates along the plane's two other axes in ascending axis order (coronal:
+/// `[i, k]`, sagittal: `[j, k]`, axial: `[i, j]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlaneRef {
+    pub plane: PlaneName,
+    pub index: u32,
+}
+
+/// The three orthogonal planes, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlaneName {
+    Axial,
+    Coronal,
+    Sagittal,
+}
+
+/// The image data an annotation was drawn on: the instances (SOP instance UIDs and
+/// frames, for a reformatted plane the whole series), the SHA-256 of their files, and
+/// the geometry used for its measurements. Encrypted with the rest of the annotation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Provenance {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sop_uids: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub frames: Vec<u32>,
+    /// SHA-256 (hex) of each file, in the order of `sop_uids`; for a reformatted plane,
+    /// one digest: SHA-256 over the series' file digests in slice order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub file_sha256: Vec<String>,
+    /// Pixel spacing (row, column) and slice spacing, mm.
+    pub spacing_mm: [f64; 3],
+    /// ImageOrientationPatient (row, then column direction cosines).
+    pub orientation: [f64; 6],
+    /// ImagePositionPatient of the first slice (LPS, mm).
+    pub origin_mm: [f64; 3],
+    /// Columns, rows, slices.
+    pub dims: [u32; 3],
+}
+
 /// The geometric kind of an annotation; fixes how many points it needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -44,6 +95,8 @@ pub enum Kind {
     Point,
     Ruler,
     Angle,
+    /// RECIST-style: the long axis (points 0, 1), then the short axis (points 2, 3).
+    Bidirectional,
     Rectangle,
     Ellipse,
     Polygon,
@@ -57,6 +110,7 @@ impl Kind {
             Kind::Point => 1..=1,
             Kind::Ruler | Kind::Rectangle | Kind::Ellipse => 2..=2,
             Kind::Angle => 3..=3,
+            Kind::Bidirectional => 4..=4,
             Kind::Polygon => 3..=usize::MAX,
             Kind::Freehand => 2..=usize::MAX,
         }
@@ -181,6 +235,10 @@ pub struct EventPayload {
     /// before sync existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preds: Option<Vec<Id>>,
+    /// Set when this event redoes an undo (the undo event's id): the edit is the undo's
+    /// inverse, and undo treats it as an ordinary edit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redo_of: Option<Id>,
     /// Fields this edit settles even where its value is unchanged (resolving a conflict).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resolves: Vec<super::merge::Field>,
@@ -192,6 +250,7 @@ impl EventPayload {
         EventPayload {
             edit,
             undo_of: None,
+            redo_of: None,
             preds: None,
             resolves: Vec::new(),
         }
@@ -199,9 +258,10 @@ impl EventPayload {
 
     /// The operation name stored in clear on the event.
     pub fn op_name(&self) -> &'static str {
-        match (self.undo_of.is_some(), &self.edit) {
-            (true, _) => "undo",
-            (false, e) => e.op_name(),
+        match (self.undo_of.is_some(), self.redo_of.is_some(), &self.edit) {
+            (true, _, _) => "undo",
+            (_, true, _) => "redo",
+            (false, false, e) => e.op_name(),
         }
     }
 }
@@ -271,6 +331,8 @@ mod tests {
                     series_uid: "1.2.3".into(),
                     sop_uid: None,
                     frame: Some(2),
+                    plane: None,
+                    provenance: None,
                 },
                 kind: Kind::Point,
                 points: vec![[1.5, 2.0]],

@@ -200,9 +200,12 @@ impl Session {
         Ok(ids)
     }
 
-    /// Undoes this user's latest edit that is not yet undone, by appending its inverse.
-    /// Returns `None` when there is nothing to undo.
-    pub fn undo(&mut self) -> Result<Option<Id>, ProjectError> {
+    /// This user's events, newest first, with their decrypted payloads, until `stop`
+    /// says so (`true` ends the walk after that event).
+    fn walk_own_events(
+        &mut self,
+        mut stop: impl FnMut(&events::EventRow, &EventPayload) -> bool,
+    ) -> Result<(), ProjectError> {
         let user_id = self.user_id;
         let (project, u) = self.parts()?;
         let project_id = project.project_id;
@@ -211,26 +214,38 @@ impl Session {
             "SELECT {} FROM events WHERE author_id = ?1 ORDER BY seq DESC",
             events::EVENT_COLUMNS
         ))?;
-        let rows: Vec<events::EventRow> = stmt
-            .query_map([user_id], events::event_row)?
-            .collect::<Result<_, _>>()?;
-        drop(stmt);
-        let mut undone = std::collections::BTreeSet::new();
-        let mut target = None;
-        for ev in rows {
+        let mut rows = stmt.query_map([user_id], events::event_row)?;
+        for ev in rows.by_ref() {
+            let ev = ev?;
             let chunks = load_chunks(&project.conn, &ev.event_id)?;
             let refs: Vec<&events::PayloadRow> = chunks.iter().collect();
             let blob = events::open_payload(&project_id, sealer, &ev, &refs)
                 .map_err(|e| ProjectError::Format(e.into()))?;
             let p = events::decode_payload(&blob)
                 .ok_or_else(|| ProjectError::Format("payload is not a valid edit".into()))?;
-            if let Some(of) = p.undo_of {
-                undone.insert(of);
-            } else if !undone.contains(&ev.event_id) {
-                target = Some((ev.event_id, p.edit));
+            if stop(&ev, &p) {
                 break;
             }
         }
+        Ok(())
+    }
+
+    /// Undoes this user's latest edit that is not yet undone, by appending its inverse.
+    /// Returns `None` when there is nothing to undo. Never reaches another user's edits.
+    pub fn undo(&mut self) -> Result<Option<Id>, ProjectError> {
+        let mut undone = std::collections::BTreeSet::new();
+        let mut target = None;
+        self.walk_own_events(|ev, p| {
+            if let Some(of) = p.undo_of {
+                undone.insert(of);
+                false
+            } else if !undone.contains(&ev.event_id) {
+                target = Some((ev.event_id, p.edit.clone()));
+                true
+            } else {
+                false
+            }
+        })?;
         let Some((event_id, edit)) = target else {
             return Ok(None);
         };
@@ -238,6 +253,78 @@ impl Session {
         payload.undo_of = Some(event_id);
         let ids = self.commit_payloads(&[payload])?;
         Ok(ids.into_iter().next())
+    }
+
+    /// Redoes this user's latest undo that is not yet redone, by appending the undo's
+    /// inverse. Only undos made since this user's last ordinary edit can be redone (a
+    /// new edit ends the redo chain, as in every editor). Returns `None` when there is
+    /// nothing to redo.
+    pub fn redo(&mut self) -> Result<Option<Id>, ProjectError> {
+        let mut redone = std::collections::BTreeSet::new();
+        let mut target = None;
+        self.walk_own_events(|ev, p| {
+            if let Some(of) = p.redo_of {
+                redone.insert(of);
+                false
+            } else if p.undo_of.is_some() {
+                if redone.contains(&ev.event_id) {
+                    false
+                } else {
+                    target = Some((ev.event_id, p.edit.clone()));
+                    true
+                }
+            } else {
+                // An ordinary edit: nothing older can be redone.
+                true
+            }
+        })?;
+        let Some((event_id, edit)) = target else {
+            return Ok(None);
+        };
+        let mut payload = EventPayload::new(edit.inverse());
+        payload.redo_of = Some(event_id);
+        let ids = self.commit_payloads(&[payload])?;
+        Ok(ids.into_iter().next())
+    }
+
+    /// The latest `limit` events of every member, newest first, with their decrypted
+    /// edits (for the history panel; `None` where a payload cannot be read).
+    pub fn recent_history(
+        &mut self,
+        limit: usize,
+    ) -> Result<Vec<(HistoryItem, Option<EventPayload>)>, ProjectError> {
+        let members = self.members()?;
+        let (project, u) = self.parts()?;
+        let project_id = project.project_id;
+        let mut stmt = project.conn.prepare(&format!(
+            "SELECT {} FROM events ORDER BY hlc DESC, event_id DESC LIMIT ?1",
+            events::EVENT_COLUMNS
+        ))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows: Vec<events::EventRow> = stmt
+            .query_map([limit], events::event_row)?
+            .collect::<Result<_, _>>()?;
+        let mut out = Vec::with_capacity(rows.len());
+        for ev in rows {
+            let chunks = load_chunks(&project.conn, &ev.event_id)?;
+            let refs: Vec<&events::PayloadRow> = chunks.iter().collect();
+            let payload = events::open_payload(&project_id, &u.keys.sealer, &ev, &refs)
+                .ok()
+                .and_then(|blob| events::decode_payload(&blob));
+            let item = HistoryItem {
+                event_id: ev.event_id,
+                author: members.get(&ev.author_id).map_or_else(
+                    || format!("user {}", ev.author_id.short()),
+                    |m| m.name.clone(),
+                ),
+                seq: ev.seq,
+                time_ms: ev.time_ms(),
+                operation: ev.op.clone(),
+                target: ev.target,
+            };
+            out.push((item, payload));
+        }
+        Ok(out)
     }
 
     /// The current annotations (decrypted from the cache).

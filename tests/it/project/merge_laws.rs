@@ -67,6 +67,8 @@ fn ann(id: Id, label: u8, x: f64, points: usize, comment: Option<u8>) -> Annotat
                 series_uid: "1.2.3".into(),
                 sop_uid: None,
                 frame: Some(0),
+                plane: None,
+                provenance: None,
             },
             kind: if points >= 3 {
                 Kind::Polygon

@@ -52,6 +52,8 @@ fn ann(series: &str, label: &str, comment: Option<&str>, x: f64) -> Annotation {
                 series_uid: series.into(),
                 sop_uid: Some(format!("{series}.1")),
                 frame: Some(0),
+                plane: None,
+                provenance: None,
             },
             kind: Kind::Ruler,
             points: vec![[x, 1.0], [x + 10.0, 12.5]],
