@@ -278,7 +278,10 @@ mod tests {
         assert!((mm2 - std::f64::consts::PI * 5.0 * 2.5).abs() < 1e-9);
         let tri = Measurement::of(Kind::Polygon, &[[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]], &MM);
         assert_eq!(tri.text().as_deref(), Some("12.5 mm²"));
-        assert_eq!(Measurement::of(Kind::Point, &[[1.0, 1.0]], &MM).text(), None);
+        assert_eq!(
+            Measurement::of(Kind::Point, &[[1.0, 1.0]], &MM).text(),
+            None
+        );
     }
 
     #[test]

@@ -20,6 +20,8 @@ use crate::imaging::volume::{self, SourceFile, Volume};
 /// Everything the viewer shows about a series except its pixels. Patient-free.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SeriesInfo {
+    /// Series Instance UID: what annotations are filed under. Never logged.
+    pub series_uid: String,
     pub description: String,
     pub modality: String,
     pub series_number: Option<i64>,
@@ -69,6 +71,9 @@ pub struct SliceSource {
     pub path: PathBuf,
     /// 0-based frame number within the file.
     pub frame: u32,
+    /// SOP Instance UID of the file: identifies what an annotation is drawn on. Never
+    /// logged.
+    pub sop_uid: String,
 }
 
 /// Which pass the loader is in.
@@ -404,6 +409,7 @@ fn preview_slice(preview: &volume::SlicePreview, stack: &Stack) -> SliceImage {
         source: slice_ref.map(|s| SliceSource {
             path: s.instance.path.clone(),
             frame: s.frame,
+            sop_uid: s.instance.sop_instance_uid.clone(),
         }),
     }
 }
@@ -420,6 +426,7 @@ fn series_info(series: &Series, stack: &Stack) -> SeriesInfo {
     let row = g.orientation.row_cosine.0;
     let column = g.orientation.column_cosine.0;
     SeriesInfo {
+        series_uid: series.series_instance_uid.clone(),
         description: series.description.clone(),
         modality: series.modality.clone(),
         series_number: series.series_number,
@@ -481,6 +488,7 @@ fn split_into_slices(volume: Volume, stack: &Stack, info: &SeriesInfo) -> Vec<Sl
             source: stack.slices.get(k).map(|s| SliceSource {
                 path: s.instance.path.clone(),
                 frame: s.frame,
+                sop_uid: s.instance.sop_instance_uid.clone(),
             }),
             frame: Frame {
                 rows,

@@ -6,9 +6,14 @@
 //! in [`eframe::App::logic`]; slices are drawn by the GPU ([`gpu`]) from a volume
 //! uploaded once per series.
 
+pub mod annotation_overlay;
+pub mod annotation_panel;
+pub mod annotations;
+mod apply_annotations;
 pub mod gpu;
 pub mod hotkeys;
 pub mod loader;
+pub mod project_form;
 pub mod series_browser;
 pub mod start;
 pub mod status_bar;
@@ -112,6 +117,45 @@ pub enum Command {
     SetShowPatient(bool),
     SetShowHotkeys(bool),
     SetShowProblems(bool),
+    /// Ask where to create a project file, then show the new-project form.
+    NewProjectDialog,
+    /// Ask for a project file, then show the unlock form.
+    OpenProjectDialog,
+    /// Show the project form for this file (what the dialogs end in; tests use it).
+    ShowProjectForm(project_form::FormKind, PathBuf),
+    ProjectForm(project_form::FormAction),
+    /// The new project's recovery code has been kept.
+    DismissRecoveryCode,
+    CloseProject,
+    SelectTool(annotations::Tool),
+    /// A pointer event of a drawing tool on a viewport's plane.
+    AnnotationPointer {
+        viewport: usize,
+        key: annotations::PlaneKey,
+        kind: crate::project::model::Kind,
+        event: annotations::PointerEvent,
+        /// How near the first vertex a click closes a polygon (plane units).
+        close: f64,
+    },
+    SelectAnnotation(Option<crate::project::Id>),
+    /// Scroll the viewports to where this annotation lies.
+    ShowAnnotation(crate::project::Id),
+    BeginReshape {
+        id: crate::project::Id,
+        /// `None`: the whole shape moves.
+        vertex: Option<usize>,
+        at: crate::annotate::measure::Point,
+    },
+    ReshapeTo(crate::annotate::measure::Point),
+    EndReshape,
+    DeleteAnnotation(crate::project::Id),
+    CopyToNextSlice(crate::project::Id),
+    /// Give this annotation the current label.
+    RelabelAnnotation(crate::project::Id),
+    SetLabel(crate::project::model::Label),
+    Undo,
+    Redo,
+    SetShowHistory(bool),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -187,6 +231,14 @@ pub struct TesseraApp {
     recent_store: Option<crate::recent::RecentStore>,
     recent: Vec<crate::recent::RecentItem>,
     tags: TagPanel,
+    /// The project annotations go to, once created or unlocked.
+    project: Option<project_form::OpenProject>,
+    project_form: Option<project_form::ProjectForm>,
+    /// A new project's recovery code, shown once.
+    recovery_code: Option<zeroize::Zeroizing<String>>,
+    /// Key derivation for new projects (tests use small fixed parameters).
+    kdf: crate::project::KdfChoice,
+    annotations: annotations::AnnotationLayer,
 }
 
 /// The tag browser's data: the instance shown, read on a background thread.
@@ -265,6 +317,11 @@ impl TesseraApp {
             recent_store: None,
             recent: Vec::new(),
             tags: TagPanel::default(),
+            project: None,
+            project_form: None,
+            recovery_code: None,
+            kdf: crate::project::KdfChoice::Calibrated,
+            annotations: annotations::AnnotationLayer::default(),
         };
         if !initial_paths.is_empty() {
             app.apply(&cc.egui_ctx, Command::Open(initial_paths));
@@ -285,6 +342,32 @@ impl TesseraApp {
             self.apply(ctx, Command::Open(paths));
         }
         self
+    }
+
+    /// Derives new projects' keys with `kdf` (tests pass small fixed parameters).
+    pub fn with_kdf(mut self, kdf: crate::project::KdfChoice) -> Self {
+        self.kdf = kdf;
+        self
+    }
+
+    /// The annotation layer of the selected series.
+    pub fn annotation_layer(&self) -> &annotations::AnnotationLayer {
+        &self.annotations
+    }
+
+    /// The open project's session.
+    pub fn project_session(&mut self) -> Option<&mut crate::project::Session> {
+        self.project.as_mut().map(|p| &mut p.session)
+    }
+
+    /// The project form's error line, while the form is shown.
+    pub fn project_form_error(&self) -> Option<&str> {
+        self.project_form.as_ref().and_then(|f| f.error.as_deref())
+    }
+
+    /// Whether the project form is waiting for its key-derivation thread.
+    pub fn project_form_busy(&self) -> bool {
+        self.project_form.as_ref().is_some_and(|f| f.is_busy())
     }
 
     /// The file whose tags the tag browser shows (or is reading).
@@ -390,6 +473,8 @@ impl TesseraApp {
             Command::SelectSeries(index) if index < self.series.len() => {
                 self.selected = Some(index);
                 self.chrome.cine.playing = false;
+                self.annotations.clear();
+                self.refresh_annotations();
             }
             Command::SelectSeries(_) => {}
             Command::Activate(viewport) => {
@@ -535,6 +620,7 @@ impl TesseraApp {
             Command::SetShowPatient(show) => self.chrome.show_patient = show,
             Command::SetShowHotkeys(show) => self.chrome.show_hotkeys = show,
             Command::SetShowProblems(show) => self.chrome.show_problems = show,
+            other => self.apply_annotation(ctx, other),
         }
     }
 
@@ -548,6 +634,7 @@ impl TesseraApp {
         self.status = LoadStatus::default();
         self.problems.clear();
         self.chrome.cine.playing = false;
+        self.annotations.clear();
         // CPU textures are keyed by slice address: a new load may reuse an address.
         self.cpu_textures = Default::default();
     }
@@ -636,6 +723,9 @@ impl TesseraApp {
                 if self.selected.is_none() {
                     self.selected = Some(index);
                 }
+                if self.selected == Some(index) {
+                    self.refresh_annotations();
+                }
             }
             LoadEvent::Provenance { index, sources } => {
                 if let Some(entry) = self.series.get_mut(index) {
@@ -662,6 +752,7 @@ impl TesseraApp {
         }
         let chrome = &self.chrome;
         let active = chrome.active_viewport;
+        let annotating = self.project.is_some() && self.project_form.is_none();
         ctx.input_mut(|i| {
             let mut commands = Vec::new();
             let mut pressed = |key| i.consume_key(egui::Modifiers::NONE, key);
@@ -699,6 +790,36 @@ impl TesseraApp {
                         viewport: active,
                         plane,
                     });
+                }
+            }
+            if annotating {
+                for tool in annotations::Tool::ALL {
+                    if i.consume_key(egui::Modifiers::NONE, tool.key()) {
+                        commands.push(Command::SelectTool(tool));
+                    }
+                }
+                if i.consume_key(egui::Modifiers::NONE, egui::Key::H) {
+                    commands.push(Command::SetShowHistory(!self.annotations.show_history));
+                }
+                if let Some(id) = self.annotations.selected {
+                    if i.consume_key(egui::Modifiers::NONE, egui::Key::Delete)
+                        || i.consume_key(egui::Modifiers::NONE, egui::Key::Backspace)
+                    {
+                        commands.push(Command::DeleteAnnotation(id));
+                    }
+                    if i.consume_key(egui::Modifiers::COMMAND, egui::Key::D) {
+                        commands.push(Command::CopyToNextSlice(id));
+                    }
+                }
+                if i.consume_key(
+                    egui::Modifiers::COMMAND | egui::Modifiers::SHIFT,
+                    egui::Key::Z,
+                ) || i.consume_key(egui::Modifiers::COMMAND, egui::Key::Y)
+                {
+                    commands.push(Command::Redo);
+                }
+                if i.consume_key(egui::Modifiers::COMMAND, egui::Key::Z) {
+                    commands.push(Command::Undo);
                 }
             }
             if i.consume_key(egui::Modifiers::SHIFT, egui::Key::Slash)
@@ -746,6 +867,7 @@ impl eframe::App for TesseraApp {
         if self.chrome.cine.playing {
             ctx.request_repaint_after(self.chrome.cine.next_in());
         }
+        self.poll_project_form();
         for command in self.global_key_commands(ctx) {
             self.apply(ctx, command);
         }
@@ -764,7 +886,13 @@ impl eframe::App for TesseraApp {
                     .inner_margin(egui::Margin::symmetric(theme::PANEL_MARGIN, 4)),
             )
             .show(ui, |ui| {
-                commands.extend(toolbar::toolbar_ui(ui, &self.chrome, current, is_ct));
+                commands.extend(toolbar::toolbar_ui(
+                    ui,
+                    &self.chrome,
+                    current,
+                    is_ct,
+                    self.project.is_some(),
+                ));
             });
         egui::Panel::bottom("status-bar")
             .exact_size(theme::STATUS_BAR_HEIGHT)
@@ -820,6 +948,16 @@ impl eframe::App for TesseraApp {
                     );
                 });
         }
+        if self.selected.is_some() {
+            egui::Panel::right("annotations")
+                .resizable(true)
+                .default_size(theme::ANNOTATION_PANEL_WIDTH)
+                .min_size(220.0)
+                .frame(egui::Frame::side_top_panel(ui.style()).inner_margin(theme::panel_margin()))
+                .show(ui, |ui| {
+                    commands.extend(self.annotation_panel(ui));
+                });
+        }
         egui::CentralPanel::default()
             .frame(egui::Frame::new().fill(theme::SEPARATOR))
             .show(ui, |ui| {
@@ -862,9 +1000,50 @@ impl eframe::App for TesseraApp {
                 commands.push(Command::SetShowProblems(false));
             }
         }
+        if let Some(form) = &mut self.project_form
+            && let Some(action) = project_form::project_form_ui(ui, form)
+        {
+            commands.push(Command::ProjectForm(action));
+        }
+        if let Some(code) = &self.recovery_code
+            && project_form::recovery_code_ui(ui, code)
+        {
+            commands.push(Command::DismissRecoveryCode);
+        }
         for command in commands {
             self.apply(ui.ctx(), command);
         }
+    }
+}
+
+impl TesseraApp {
+    fn annotation_panel(&self, ui: &mut egui::Ui) -> Vec<Command> {
+        let project = self.project.as_ref();
+        let file = project
+            .and_then(|p| p.path.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let line = project.map(|p| annotation_panel::ProjectLine {
+            file: &file,
+            user: &p.user,
+            role: p.role.as_str(),
+        });
+        let loaded = self.selected_loaded();
+        let where_is = |shown: &annotations::Shown| -> String {
+            match (shown.key, loaded) {
+                (Some(key), Some(s)) => {
+                    let n = s.grid.dims[key.depth_axis];
+                    let (plane, number) = if key.depth_axis == 2 {
+                        (s.grid.acquired_plane(), key.index + 1)
+                    } else {
+                        (key.plane, key.index + 1)
+                    };
+                    format!("{} {number} / {n}", plane.name())
+                }
+                _ => "not on a loaded slice".to_owned(),
+            }
+        };
+        annotation_panel::annotation_panel_ui(ui, line, &self.annotations, &where_is)
     }
 }
 
@@ -911,6 +1090,8 @@ impl TesseraApp {
                 chrome: &self.chrome,
                 gpu: self.gpu,
                 multi: layout.viewports() > 1,
+                annotations: &self.annotations,
+                can_edit: self.project.is_some(),
             };
             let mut child = ui.new_child(
                 egui::UiBuilder::new()

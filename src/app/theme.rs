@@ -30,6 +30,11 @@ pub const PRIVATE_BADGE: Color32 = Color32::from_rgb(64, 44, 82);
 /// Every other row of a table, for the eye to follow a line.
 pub const ROW_STRIPE: Color32 = Color32::from_gray(30);
 
+/// Annotations: drawn, selected, being drawn.
+pub const ANNOTATION: Color32 = Color32::from_rgb(250, 205, 70);
+pub const ANNOTATION_SELECTED: Color32 = Color32::from_rgb(110, 220, 255);
+pub const ANNOTATION_DRAFT: Color32 = Color32::from_rgb(255, 150, 60);
+
 /// Sizes in points.
 pub const SERIES_PANEL_WIDTH: f32 = 260.0;
 pub const SERIES_PANEL_MIN_WIDTH: f32 = 200.0;
@@ -42,6 +47,11 @@ pub const OVERLAY_LINE_GAP: f32 = 2.0;
 pub const STATUS_BAR_HEIGHT: f32 = 26.0;
 /// Space around the image inside the viewport.
 pub const VIEWPORT_PADDING: f32 = 4.0;
+/// Modal forms (project passphrase, recovery code).
+pub const DIALOG_WIDTH: f32 = 420.0;
+pub const DIALOG_GAP: f32 = 8.0;
+/// Default width of the annotation panel.
+pub const ANNOTATION_PANEL_WIDTH: f32 = 300.0;
 /// Default width of the tag browser panel.
 pub const TAG_PANEL_WIDTH: f32 = 460.0;
 /// Tag browser: row height, indent per sequence level, fixed column widths.

@@ -29,6 +29,7 @@ pub fn toolbar_ui(
     chrome: &Chrome,
     view: Option<&SeriesView>,
     is_ct: bool,
+    project_open: bool,
 ) -> Vec<Command> {
     let mut commands = Vec::new();
     let active = chrome.active_viewport;
@@ -42,7 +43,18 @@ pub fn toolbar_ui(
             if ui.button("DICOM files…").clicked() {
                 commands.push(Command::OpenFilesDialog);
             }
+            ui.separator();
+            if ui.button("New project…").clicked() {
+                commands.push(Command::NewProjectDialog);
+            }
+            if ui.button("Open project…").clicked() {
+                commands.push(Command::OpenProjectDialog);
+            }
+            if project_open && ui.button("Close project").clicked() {
+                commands.push(Command::CloseProject);
+            }
         });
+
         separator(ui);
         ui.label(RichText::new("Layout").color(theme::TEXT_DIM));
         for layout in Layout::ALL {

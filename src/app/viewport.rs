@@ -12,6 +12,8 @@ use egui::{
     WidgetInfo,
 };
 
+use super::annotation_overlay::{PlaneMapping, annotation_input, draw_annotations};
+use super::annotations::PlaneKey;
 use super::gpu::{GpuLimits, SliceCallback, SliceParams};
 use super::loader::{SeriesInfo, SliceImage};
 use super::viewer::{ColourMap, ViewportState};
@@ -44,6 +46,9 @@ pub struct ViewportInput<'a> {
     pub gpu: Option<GpuLimits>,
     /// More than one viewport on screen (crosshair, plane names, active frame).
     pub multi: bool,
+    pub annotations: &'a super::annotations::AnnotationLayer,
+    /// A project is open: tools may draw and shapes may be edited.
+    pub can_edit: bool,
 }
 
 /// A slice rendered on the CPU into an egui texture, re-rendered only when its
@@ -194,7 +199,22 @@ pub fn viewport_ui(
                 image,
             };
             draw_volume(ui, &shown, cpu);
-            commands.extend(input_commands(ui, &response, &shown));
+            let mapping = PlaneMapping {
+                view: &view,
+                key: PlaneKey::of_view(&view),
+                image,
+            };
+            let (annotation_commands, left_taken) = annotation_input(
+                ui,
+                &response,
+                input.annotations,
+                &mapping,
+                index,
+                input.can_edit,
+            );
+            commands.extend(annotation_commands);
+            commands.extend(input_commands(ui, &response, &shown, left_taken));
+            draw_annotations(ui, rect, input.annotations, &mapping);
             let hover = response
                 .hover_pos()
                 .filter(|p| image.contains(*p))
@@ -368,7 +388,12 @@ fn zoom_factor(ui: &Ui) -> f32 {
     })
 }
 
-fn input_commands(ui: &mut Ui, response: &egui::Response, shown: &Shown<'_>) -> Vec<Command> {
+fn input_commands(
+    ui: &mut Ui,
+    response: &egui::Response,
+    shown: &Shown<'_>,
+    left_taken: bool,
+) -> Vec<Command> {
     let Shown {
         input,
         view,
@@ -476,7 +501,7 @@ fn input_commands(ui: &mut Ui, response: &egui::Response, shown: &Shown<'_>) -> 
             }
         });
     }
-    if response.dragged_by(PointerButton::Primary) {
+    if response.dragged_by(PointerButton::Primary) && !left_taken {
         let delta = response.drag_delta();
         if delta != Vec2::ZERO {
             commands.push(Command::SetWindow {
@@ -505,6 +530,7 @@ fn input_commands(ui: &mut Ui, response: &egui::Response, shown: &Shown<'_>) -> 
         }
     }
     if response.clicked_by(PointerButton::Primary)
+        && !left_taken
         && let Some(p) = response.interact_pointer_pos()
     {
         let uv = (p - image.min) / image.size();
@@ -512,7 +538,7 @@ fn input_commands(ui: &mut Ui, response: &egui::Response, shown: &Shown<'_>) -> 
             commands.push(Command::SetCursor(voxel));
         }
     }
-    if response.double_clicked() {
+    if response.double_clicked() && !left_taken {
         commands.push(Command::ResetWindow { viewport });
     }
     commands
@@ -528,7 +554,7 @@ pub fn dragged_window(window: VoiWindow, delta: Vec2) -> VoiWindow {
 }
 
 /// One stored sample of a grey slice.
-fn stored_sample(samples: &Samples, index: usize) -> Option<f64> {
+pub fn stored_sample(samples: &Samples, index: usize) -> Option<f64> {
     match samples {
         Samples::U8(v) => v.get(index).map(|s| f64::from(*s)),
         Samples::I8(v) => v.get(index).map(|s| f64::from(*s)),

@@ -12,4 +12,5 @@ mod project;
 mod tags;
 mod truncation;
 mod ui;
+mod ui_annotate;
 mod ui_tags;

@@ -1,0 +1,245 @@
+//! The annotation side panel: the open project and its user, the label new shapes get,
+//! the annotations of the selected series with their measurements, and the edit
+//! history (by user and time, with readable names).
+//!
+//! Owns nothing; returns [`Command`]s.
+
+use egui::{Align, Layout, RichText, Ui};
+
+use super::annotations::{AnnotationLayer, Tool};
+use super::{Command, theme};
+use crate::annotate::shapes;
+
+/// What the panel shows about the open project.
+pub struct ProjectLine<'a> {
+    pub file: &'a str,
+    pub user: &'a str,
+    pub role: &'a str,
+}
+
+/// Local time of a history entry as "HH:MM:SS" (UTC: the workstation's zone is not
+/// known without a time-zone database; the history panel says so).
+fn clock(time_ms: i64) -> String {
+    let s = time_ms.div_euclid(1000).rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// The panel. `project` is `None` while no project is open.
+pub fn annotation_panel_ui(
+    ui: &mut Ui,
+    project: Option<ProjectLine<'_>>,
+    layer: &AnnotationLayer,
+    slice_names: &dyn Fn(&super::annotations::Shown) -> String,
+) -> Vec<Command> {
+    let mut commands = Vec::new();
+    ui.horizontal(|ui| {
+        ui.label(RichText::new("Annotations").strong());
+        ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+            if project.is_some() && ui.small_button("Close project").clicked() {
+                commands.push(Command::CloseProject);
+            }
+        });
+    });
+    let Some(project) = project else {
+        ui.label(
+            RichText::new(
+                "Annotations are kept in an encrypted project file. Create one, or open one \
+                 you are a member of, to draw and measure.",
+            )
+            .color(theme::TEXT_DIM),
+        );
+        ui.horizontal(|ui| {
+            if ui.button("New project…").clicked() {
+                commands.push(Command::NewProjectDialog);
+            }
+            if ui.button("Open project…").clicked() {
+                commands.push(Command::OpenProjectDialog);
+            }
+        });
+        return commands;
+    };
+    ui.label(
+        RichText::new(format!(
+            "{} · {} ({})",
+            project.file, project.user, project.role
+        ))
+        .small()
+        .color(theme::TEXT_DIM),
+    );
+    ui.add_space(4.0);
+    ui.horizontal(|ui| {
+        ui.label("Label");
+        let label = &layer.label;
+        let coded = match (&label.scheme, &label.code) {
+            (Some(s), Some(c)) => format!("{} ({s} {c})", label.name),
+            _ => format!("{} (uncoded)", label.name),
+        };
+        ui.label(RichText::new(coded).color(theme::TEXT));
+    });
+    ui.horizontal_wrapped(|ui| {
+        ui.spacing_mut().item_spacing.x = 3.0;
+        commands.extend(tool_buttons_ui(ui, layer.tool, true));
+    });
+    ui.label(
+        RichText::new(layer.tool.how())
+            .small()
+            .color(theme::TEXT_DIM),
+    );
+    ui.horizontal(|ui| {
+        if ui
+            .button("Undo")
+            .on_hover_text("Undo your last edit (Ctrl+Z)")
+            .clicked()
+        {
+            commands.push(Command::Undo);
+        }
+        if ui.button("Redo").on_hover_text("Redo (Ctrl+Y)").clicked() {
+            commands.push(Command::Redo);
+        }
+        let on = layer.show_history;
+        if ui
+            .selectable_label(on, "History")
+            .on_hover_text("Every edit, by user and time (H)")
+            .clicked()
+        {
+            commands.push(Command::SetShowHistory(!on));
+        }
+    });
+    ui.separator();
+    if layer.shown.is_empty() {
+        ui.label(
+            RichText::new("No annotations on this series yet. Pick a tool in the toolbar.")
+                .color(theme::TEXT_DIM),
+        );
+    }
+    let height = if layer.show_history {
+        ui.available_height() * 0.5
+    } else {
+        ui.available_height()
+    };
+    egui::ScrollArea::vertical()
+        .id_salt("annotation-list")
+        .max_height(height)
+        .show(ui, |ui| {
+            for shown in &layer.shown {
+                let a = &shown.annotation;
+                let selected = layer.selected == Some(a.id);
+                let title = format!("{} · {}", a.body.label.name, shapes::kind_name(a.body.kind));
+                let mut text = title;
+                if let Some(m) = &shown.measurement {
+                    text.push_str(&format!("  {m}"));
+                }
+                let response = ui
+                    .selectable_label(selected, text)
+                    .on_hover_text(slice_names(shown));
+                if response.clicked() {
+                    commands.push(Command::SelectAnnotation(Some(a.id)));
+                    commands.push(Command::ShowAnnotation(a.id));
+                }
+                if selected {
+                    ui.indent("selected-detail", |ui| {
+                        ui.label(
+                            RichText::new(slice_names(shown))
+                                .small()
+                                .color(theme::TEXT_DIM),
+                        );
+                        if let Some(stats) = &shown.stats {
+                            ui.label(RichText::new(stats).small());
+                        }
+                        ui.horizontal(|ui| {
+                            if ui
+                                .small_button("Delete")
+                                .on_hover_text("Delete (Del)")
+                                .clicked()
+                            {
+                                commands.push(Command::DeleteAnnotation(a.id));
+                            }
+                            if ui
+                                .small_button("Copy to next slice")
+                                .on_hover_text("Ctrl+D")
+                                .clicked()
+                            {
+                                commands.push(Command::CopyToNextSlice(a.id));
+                            }
+                            if ui
+                                .small_button("Use this label")
+                                .on_hover_text("Relabel with the current label")
+                                .clicked()
+                            {
+                                commands.push(Command::RelabelAnnotation(a.id));
+                            }
+                        });
+                    });
+                }
+            }
+        });
+    if layer.show_history {
+        ui.separator();
+        ui.label(RichText::new("History (newest first, times UTC)").strong());
+        egui::ScrollArea::vertical()
+            .id_salt("history-list")
+            .show(ui, |ui| {
+                for line in &layer.history {
+                    ui.horizontal(|ui| {
+                        ui.label(
+                            RichText::new(clock(line.time_ms))
+                                .monospace()
+                                .small()
+                                .color(theme::TEXT_DIM),
+                        );
+                        let who = RichText::new(&line.author).small();
+                        ui.label(if line.mine {
+                            who.color(theme::ACCENT)
+                        } else {
+                            who
+                        });
+                        ui.label(RichText::new(&line.text).small());
+                    });
+                }
+            });
+    }
+    commands
+}
+
+/// The tool buttons for the toolbar (enabled only with a project open).
+pub fn tool_buttons_ui(ui: &mut Ui, current: Tool, enabled: bool) -> Option<Command> {
+    let mut command = None;
+    ui.add_enabled_ui(enabled, |ui| {
+        for tool in Tool::ALL {
+            let key = tool.key().name();
+            let short = match tool {
+                Tool::Navigate => "Nav",
+                Tool::Point => "Point",
+                Tool::Ruler => "Ruler",
+                Tool::Angle => "Angle",
+                Tool::Bidirectional => "Bidir",
+                Tool::Rectangle => "Rect",
+                Tool::Ellipse => "Ellipse",
+                Tool::Polygon => "Poly",
+                Tool::Freehand => "Free",
+            };
+            let hint = format!("{} ({key}): {}", tool.name(), tool.how());
+            if ui
+                .selectable_label(current == tool, short)
+                .on_hover_text(hint)
+                .on_disabled_hover_text("Open or create a project to annotate")
+                .clicked()
+            {
+                command = Some(Command::SelectTool(tool));
+            }
+        }
+    });
+    command
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clock;
+
+    #[test]
+    fn clock_reads_utc_time_of_day() {
+        assert_eq!(clock(0), "00:00:00");
+        assert_eq!(clock(((13 * 60 + 5) * 60 + 9) * 1000 + 999), "13:05:09");
+        assert_eq!(clock(86_400_000 + 61_000), "00:01:01");
+    }
+}

@@ -1,0 +1,326 @@
+//! The project and annotation half of [`TesseraApp::apply`]: opening and closing the
+//! project, tools, drawing, reshaping, deleting, undo and redo.
+//!
+//! Every change to an annotation is committed through the project session (one event
+//! per edit, encrypted and signed) before the layer shows it: the layer is always
+//! reloaded from the project, never edited in place.
+
+use super::annotations::{Draft, DraftStep, HistoryLine, PlaneKey, Reshape, Tool};
+use super::project_form::{FormAction, FormKind, ProjectForm};
+use super::{Command, TesseraApp};
+use crate::annotate::shapes;
+use crate::project::Id;
+use crate::project::model::{Annotation, Edit, ImageRef};
+
+/// History entries the panel shows.
+const HISTORY_LINES: usize = 200;
+
+impl TesseraApp {
+    /// Applies the project and annotation commands (called by `apply`).
+    pub(super) fn apply_annotation(&mut self, ctx: &egui::Context, command: Command) {
+        match command {
+            Command::NewProjectDialog => {
+                if let Some(path) = rfd::FileDialog::new()
+                    .set_title("New project")
+                    .add_filter("Tessera project", &[crate::project::EXTENSION])
+                    .set_file_name(format!("annotations.{}", crate::project::EXTENSION))
+                    .save_file()
+                {
+                    self.apply(ctx, Command::ShowProjectForm(FormKind::New, path));
+                }
+            }
+            Command::OpenProjectDialog => {
+                if let Some(path) = rfd::FileDialog::new()
+                    .set_title("Open project")
+                    .add_filter("Tessera project", &[crate::project::EXTENSION])
+                    .pick_file()
+                {
+                    self.apply(ctx, Command::ShowProjectForm(FormKind::Open, path));
+                }
+            }
+            Command::ShowProjectForm(kind, mut path) => {
+                if kind == FormKind::New && path.extension().is_none() {
+                    path.set_extension(crate::project::EXTENSION);
+                }
+                self.project_form = Some(ProjectForm::new(kind, path));
+            }
+            Command::ProjectForm(FormAction::Submit) => {
+                let kdf = self.kdf;
+                let repaint = ctx.clone();
+                if let Some(form) = &mut self.project_form {
+                    form.submit(kdf, move || repaint.request_repaint());
+                }
+            }
+            Command::ProjectForm(FormAction::Cancel) if !self.project_form_busy() => {
+                self.project_form = None;
+            }
+            Command::DismissRecoveryCode => self.recovery_code = None,
+            Command::CloseProject => {
+                self.project = None;
+                self.annotations.clear();
+                self.annotations.history.clear();
+                self.annotations.tool = Tool::Navigate;
+            }
+            Command::SelectTool(tool) => {
+                self.annotations.tool = if self.project.is_some() {
+                    tool
+                } else {
+                    Tool::Navigate
+                };
+                self.annotations.draft = None;
+            }
+            Command::AnnotationPointer {
+                viewport,
+                key,
+                kind,
+                event,
+                close,
+            } => {
+                let _ = viewport;
+                let step = Draft::step(&mut self.annotations.draft, kind, key, event, close);
+                if let DraftStep::Done(kind, points) = step {
+                    self.create_annotation(key, kind, points);
+                }
+            }
+            Command::SelectAnnotation(id) => self.annotations.selected = id,
+            Command::ShowAnnotation(id) => self.show_annotation(id),
+            Command::BeginReshape { id, vertex, at } => {
+                if let Some(shown) = self.annotations.get(id) {
+                    let before = shown.annotation.clone();
+                    self.annotations.reshape = Some(Reshape {
+                        points: before.body.points.clone(),
+                        before,
+                        vertex,
+                        grabbed: at,
+                    });
+                }
+            }
+            Command::ReshapeTo(p) => {
+                if let Some(r) = &mut self.annotations.reshape {
+                    r.drag_to(p);
+                }
+            }
+            Command::EndReshape => {
+                if let Some(r) = self.annotations.reshape.take() {
+                    let after = r.after();
+                    if after != r.before {
+                        self.commit(Edit::Update {
+                            before: r.before,
+                            after,
+                        });
+                    }
+                }
+            }
+            Command::DeleteAnnotation(id) => {
+                if let Some(shown) = self.annotations.get(id) {
+                    let annotation = shown.annotation.clone();
+                    self.commit(Edit::Delete { annotation });
+                }
+            }
+            Command::CopyToNextSlice(id) => self.copy_to_next_slice(id),
+            Command::RelabelAnnotation(id) => {
+                if let Some(shown) = self.annotations.get(id) {
+                    let before = shown.annotation.clone();
+                    let mut after = before.clone();
+                    after.body.label = self.annotations.label.clone();
+                    if after != before {
+                        self.commit(Edit::Update { before, after });
+                    }
+                }
+            }
+            Command::SetLabel(label) if !label.name.trim().is_empty() => {
+                self.annotations.label = label;
+            }
+            Command::Undo => self.undo_redo(true),
+            Command::Redo => self.undo_redo(false),
+            Command::SetShowHistory(show) => {
+                self.annotations.show_history = show;
+                self.refresh_history();
+            }
+            _ => {}
+        }
+    }
+
+    /// Takes the project form's result once its thread is done.
+    pub(super) fn poll_project_form(&mut self) {
+        let Some(form) = &mut self.project_form else {
+            return;
+        };
+        if let Some(opened) = form.poll() {
+            self.project_form = None;
+            self.recovery_code = opened.recovery_code;
+            self.project = Some(opened.project);
+            self.refresh_annotations();
+        }
+    }
+
+    /// Reloads the selected series' annotations (and the history) from the project.
+    pub(super) fn refresh_annotations(&mut self) {
+        let Some(project) = &mut self.project else {
+            return;
+        };
+        let Some(entry) = self.selected.and_then(|i| self.series.get(i)) else {
+            return;
+        };
+        let Some(loaded) = &entry.loaded else {
+            return;
+        };
+        let series_uid = entry.info.series_uid.clone();
+        let image = ImageRef::Dicom {
+            series_uid: series_uid.clone(),
+            sop_uid: None,
+            frame: None,
+            plane: None,
+            provenance: None,
+        };
+        match project.session.annotations_for_image(&image) {
+            Ok(list) => self
+                .annotations
+                .set_annotations(&series_uid, list, loaded, &entry.info),
+            Err(e) => {
+                let message = format!("cannot read the annotations: {e}");
+                self.report_problem(message);
+            }
+        }
+        self.refresh_history();
+    }
+
+    fn refresh_history(&mut self) {
+        if !self.annotations.show_history {
+            return;
+        }
+        let Some(project) = &mut self.project else {
+            return;
+        };
+        let me = project.session.user().to_owned();
+        match project.session.recent_history(HISTORY_LINES) {
+            Ok(items) => {
+                self.annotations.history = items
+                    .into_iter()
+                    .map(|(item, payload)| HistoryLine {
+                        mine: item.author == me,
+                        text: payload
+                            .as_ref()
+                            .map_or_else(|| item.operation.clone(), shapes::describe_payload),
+                        author: item.author,
+                        time_ms: item.time_ms,
+                    })
+                    .collect();
+            }
+            Err(e) => self.report_problem(format!("cannot read the history: {e}")),
+        }
+    }
+
+    /// Commits one edit and reloads; a refused edit is reported and changes nothing.
+    fn commit(&mut self, edit: Edit) {
+        let Some(project) = &mut self.project else {
+            return;
+        };
+        let select = match &edit {
+            Edit::Delete { .. } => None,
+            other => Some(other.target()),
+        };
+        match project.session.commit_edit(edit) {
+            Ok(_) => {
+                self.annotations.selected = select;
+                self.refresh_annotations();
+            }
+            Err(e) => self.report_problem(format!("the edit was not saved: {e}")),
+        }
+    }
+
+    fn create_annotation(
+        &mut self,
+        key: PlaneKey,
+        kind: crate::project::model::Kind,
+        points: Vec<[f64; 2]>,
+    ) {
+        let Some(entry) = self.selected.and_then(|i| self.series.get(i)) else {
+            return;
+        };
+        let Some(loaded) = &entry.loaded else {
+            return;
+        };
+        let image = super::annotations::image_ref(entry, loaded, key);
+        let body = self.annotations.body(image, kind, points);
+        let id = match Id::random() {
+            Ok(id) => id,
+            Err(e) => {
+                self.report_problem(format!("cannot make an annotation id: {e}"));
+                return;
+            }
+        };
+        if let Err(reason) = body.validate() {
+            self.report_problem(format!("annotation not saved: {reason}"));
+            return;
+        }
+        self.commit(Edit::Create {
+            annotation: Annotation { id, body },
+        });
+    }
+
+    fn copy_to_next_slice(&mut self, id: Id) {
+        let Some(shown) = self.annotations.get(id) else {
+            return;
+        };
+        let Some(key) = shown.key else {
+            return;
+        };
+        let points = shown.annotation.body.points.clone();
+        let kind = shown.annotation.body.kind;
+        let label = shown.annotation.body.label.clone();
+        let Some(s) = self.selected_loaded() else {
+            return;
+        };
+        let next = key.index + 1;
+        if next >= s.grid.dims[key.depth_axis] {
+            self.report_problem("no next slice to copy the annotation to".to_owned());
+            return;
+        }
+        let target = PlaneKey { index: next, ..key };
+        let saved = std::mem::replace(&mut self.annotations.label, label);
+        self.create_annotation(target, kind, points);
+        self.annotations.label = saved;
+    }
+
+    fn undo_redo(&mut self, undo: bool) {
+        let Some(project) = &mut self.project else {
+            return;
+        };
+        self.annotations.draft = None;
+        let result = if undo {
+            project.session.undo()
+        } else {
+            project.session.redo()
+        };
+        match result {
+            Ok(Some(_)) => self.refresh_annotations(),
+            Ok(None) => {
+                let what = if undo { "undo" } else { "redo" };
+                self.status.last_problem = Some(format!("nothing of yours to {what}"));
+            }
+            Err(e) => self.report_problem(format!(
+                "cannot {}: {e}",
+                if undo { "undo" } else { "redo" }
+            )),
+        }
+    }
+
+    /// Scrolls every viewport showing the annotation's plane to it.
+    fn show_annotation(&mut self, id: Id) {
+        let Some(key) = self.annotations.get(id).and_then(|s| s.key) else {
+            return;
+        };
+        let Some(first) = self
+            .annotations
+            .get(id)
+            .and_then(|s| s.annotation.body.points.first().copied())
+        else {
+            return;
+        };
+        let voxel = key.voxel_of(first);
+        if let Some(s) = self.selected_loaded_mut() {
+            s.view.cursor = s.grid.clamp_voxel(voxel);
+        }
+    }
+}

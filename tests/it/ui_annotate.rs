@@ -1,0 +1,301 @@
+//! Annotating in the window: create a project through its form, pick tools by hotkey,
+//! draw with simulated pointer events, see the measurement listed, undo and redo, and
+//! find everything again in the project file (with its history).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use egui::{Key, Modifiers, Pos2, Vec2};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use tessera::annotate::shapes::describe_payload;
+use tessera::app::project_form::FormKind;
+use tessera::app::{Command, TesseraApp};
+use tessera::imaging::demo::{DemoSpec, write_demo_study_with};
+use tessera::project::model::{ImageRef, Kind};
+use tessera::project::{KdfChoice, KdfParams, Project, VerifyOnOpen};
+
+const TINY: KdfChoice = KdfChoice::Fixed(KdfParams {
+    m_kib: 64,
+    t_cost: 1,
+    p_lanes: 1,
+});
+
+fn run_until(
+    harness: &mut Harness<'_, TesseraApp>,
+    what: &str,
+    done: impl Fn(&TesseraApp) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done(harness.state()) {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen within 60 s"
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    harness.run();
+}
+
+fn app_with_new_project(study: &Path, project: &Path) -> Harness<'static, TesseraApp> {
+    let paths = vec![study.to_path_buf()];
+    let mut harness = Harness::builder()
+        .with_size(Vec2::new(1200.0, 760.0))
+        .with_max_steps(16)
+        .wgpu()
+        .build_eframe(move |cc| TesseraApp::new(cc, paths).with_kdf(TINY));
+    run_until(&mut harness, "loading the study", |app| !app.is_loading());
+    let ctx = harness.ctx.clone();
+    harness.state_mut().apply(
+        &ctx,
+        Command::ShowProjectForm(FormKind::New, project.to_path_buf()),
+    );
+    harness.run();
+    for (field, text) in [
+        ("User name", "alice"),
+        ("Passphrase", "correct horse battery"),
+        ("Repeat passphrase", "correct horse battery"),
+    ] {
+        harness.get_by_label(field).focus();
+        harness.run();
+        harness.get_by_label(field).type_text(text);
+        harness.run();
+    }
+    harness.get_by_label("Create").click();
+    harness.step();
+    run_until(&mut harness, "creating the project", |app| {
+        !app.project_form_busy()
+    });
+    if let Some(error) = harness.state().project_form_error() {
+        panic!("the project form says: {error}");
+    }
+    harness.get_by_label("I have kept the code").click();
+    harness.run();
+    harness
+}
+
+fn drag(harness: &mut Harness<'_, TesseraApp>, from: Pos2, to: Pos2) {
+    harness.drag_at(from);
+    harness.run();
+    for t in [0.25f32, 0.5, 0.75, 1.0] {
+        harness.hover_at(from + (to - from) * t);
+        harness.run();
+    }
+    harness.drop_at(to);
+    harness.run();
+}
+
+fn click(harness: &mut Harness<'_, TesseraApp>, at: Pos2) {
+    harness.hover_at(at);
+    harness.run();
+    harness.drag_at(at);
+    harness.drop_at(at);
+    harness.run();
+}
+
+fn count(harness: &Harness<'_, TesseraApp>, kind: Kind) -> usize {
+    harness
+        .state()
+        .annotation_layer()
+        .shown
+        .iter()
+        .filter(|s| s.annotation.body.kind == kind)
+        .count()
+}
+
+#[test]
+fn draws_measures_undoes_and_reopens_annotations() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let study = dir.path().join("study");
+    write_demo_study_with(&study, &DemoSpec::SMALL, |_| {})?;
+    let project = dir.path().join("reading.tessera");
+    let mut harness = app_with_new_project(&study, &project);
+    harness.get_by_label("Close project");
+
+    // M picks the ruler; a drag across the image draws one, listed with its length.
+    let viewport = harness.get_by_label("Image viewport").rect();
+    let centre = viewport.center();
+    harness.key_press(Key::M);
+    harness.run();
+    drag(
+        &mut harness,
+        centre - Vec2::new(80.0, 0.0),
+        centre + Vec2::new(80.0, 0.0),
+    );
+    assert_eq!(
+        count(&harness, Kind::Ruler),
+        1,
+        "the ruler was not committed"
+    );
+    let listed = harness
+        .state()
+        .annotation_layer()
+        .shown
+        .first()
+        .and_then(|s| s.measurement.clone())
+        .unwrap_or_default();
+    assert!(listed.ends_with(" mm"), "ruler shows {listed:?}");
+    harness.get_by_label(&format!("Lesion · Ruler  {listed}"));
+
+    // R: a rectangle shows its area and, selected, its HU statistics.
+    harness.key_press(Key::R);
+    harness.run();
+    drag(
+        &mut harness,
+        centre - Vec2::new(40.0, 40.0),
+        centre + Vec2::new(30.0, 20.0),
+    );
+    assert_eq!(count(&harness, Kind::Rectangle), 1);
+    let rect = harness
+        .state()
+        .annotation_layer()
+        .shown
+        .iter()
+        .find(|s| s.annotation.body.kind == Kind::Rectangle)
+        .cloned()
+        .unwrap();
+    assert!(rect.measurement.as_deref().unwrap_or("").ends_with("mm²"));
+    assert!(
+        rect.stats.as_deref().unwrap_or("").contains("HU"),
+        "{:?}",
+        rect.stats
+    );
+
+    // Angle by three clicks; polygon by clicks closed on the first vertex.
+    harness.key_press(Key::N);
+    harness.run();
+    for p in [
+        centre + Vec2::new(-60.0, 60.0),
+        centre + Vec2::new(0.0, 90.0),
+        centre + Vec2::new(60.0, 60.0),
+    ] {
+        click(&mut harness, p);
+    }
+    assert_eq!(count(&harness, Kind::Angle), 1);
+
+    // Dragging the selected rectangle's corner reshapes it (an update, not a new one).
+    harness.key_press(Key::Escape);
+    harness.run();
+    let id = rect.annotation.id;
+    let ctx = harness.ctx.clone();
+    harness
+        .state_mut()
+        .apply(&ctx, Command::SelectAnnotation(Some(id)));
+    harness.run();
+    let corner = centre + Vec2::new(30.0, 20.0);
+    drag(&mut harness, corner, corner + Vec2::new(20.0, 20.0));
+    let after = harness.state().annotation_layer().get(id).cloned().unwrap();
+    assert_ne!(after.annotation.body.points, rect.annotation.body.points);
+    assert_eq!(count(&harness, Kind::Rectangle), 1);
+
+    let shot = harness.render()?;
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("annotate-tools.png");
+    shot.save(&out)?;
+
+    // Ctrl+Z undoes the reshape, then the angle; Ctrl+Y brings the angle back.
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    harness.run();
+    let undone = harness.state().annotation_layer().get(id).cloned().unwrap();
+    assert_eq!(undone.annotation.body.points, rect.annotation.body.points);
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    harness.run();
+    assert_eq!(count(&harness, Kind::Angle), 0);
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Y);
+    harness.run();
+    assert_eq!(count(&harness, Kind::Angle), 1);
+
+    // Delete removes the selected rectangle.
+    harness
+        .state_mut()
+        .apply(&ctx, Command::SelectAnnotation(Some(id)));
+    harness.key_press(Key::Delete);
+    harness.run();
+    assert_eq!(count(&harness, Kind::Rectangle), 0);
+
+    // The history panel names every edit.
+    harness.key_press(Key::H);
+    harness.run();
+    harness.get_by_label("Moved rectangle vertex");
+    harness.get_by_label("Undo: Angle on Lesion");
+    drop(harness);
+
+    // Reopened: the ruler and the angle, drawn on a slice the provenance names.
+    let mut session =
+        Project::open(&project)?.unlock("alice", b"correct horse battery", VerifyOnOpen::Yes)?;
+    let annotations = session.annotations()?;
+    let kinds: Vec<Kind> = annotations.iter().map(|a| a.body.kind).collect();
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
+    assert!(kinds.contains(&Kind::Ruler) && kinds.contains(&Kind::Angle));
+    for a in &annotations {
+        let ImageRef::Dicom {
+            sop_uid,
+            provenance,
+            plane,
+            ..
+        } = &a.body.image
+        else {
+            panic!("a DICOM annotation");
+        };
+        assert!(sop_uid.is_some() && plane.is_none());
+        let p = provenance.as_ref().unwrap();
+        assert_eq!(p.sop_uids.len(), 1);
+        assert_eq!(p.dims[2], 40);
+    }
+    let lines: Vec<String> = session
+        .recent_history(50)?
+        .iter()
+        .filter_map(|(_, p)| p.as_ref().map(describe_payload))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "Deleted rectangle (Lesion)",
+            "Redo: Angle on Lesion",
+            "Undo: Angle on Lesion",
+            "Undo: Moved rectangle vertex",
+            "Moved rectangle vertex",
+            "Angle on Lesion",
+            "Rectangle on Lesion",
+            "Ruler on Lesion",
+        ]
+    );
+    Ok(())
+}
+
+#[test]
+fn tools_draw_on_reformatted_planes_too() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let study = dir.path().join("study");
+    write_demo_study_with(&study, &DemoSpec::SMALL, |_| {})?;
+    let project = dir.path().join("mpr.tessera");
+    let mut harness = app_with_new_project(&study, &project);
+    // 1×3: axial, coronal, sagittal. A ruler on the coronal viewport is stored on the
+    // coronal plane and shown there only.
+    harness.key_press(Key::F6);
+    harness.run();
+    let coronal = harness.get_by_label("Coronal viewport").rect();
+    harness.key_press(Key::M);
+    harness.run();
+    let c = coronal.center();
+    drag(
+        &mut harness,
+        c - Vec2::new(30.0, 20.0),
+        c + Vec2::new(30.0, 20.0),
+    );
+    let layer = harness.state().annotation_layer();
+    assert_eq!(layer.shown.len(), 1);
+    let shown = &layer.shown[0];
+    let ImageRef::Dicom { plane, sop_uid, .. } = &shown.annotation.body.image else {
+        panic!("a DICOM annotation");
+    };
+    assert!(sop_uid.is_none());
+    assert_eq!(
+        plane.as_ref().map(|p| p.plane),
+        Some(tessera::project::model::PlaneName::Coronal)
+    );
+    assert!(shown.measurement.as_deref().unwrap_or("").ends_with(" mm"));
+    let shot = harness.render()?;
+    shot.save(Path::new(env!("CARGO_TARGET_TMPDIR")).join("annotate-mpr.png"))?;
+    Ok(())
+}
