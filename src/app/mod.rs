@@ -948,7 +948,8 @@ impl eframe::App for TesseraApp {
                     );
                 });
         }
-        if self.selected.is_some() {
+        // The annotation panel and the tag browser share the right side: tags while shown.
+        if self.selected.is_some() && self.project.is_some() && !self.chrome.show_tags {
             egui::Panel::right("annotations")
                 .resizable(true)
                 .default_size(theme::ANNOTATION_PANEL_WIDTH)

@@ -14,7 +14,7 @@ const CARD_WIDTH: f32 = 440.0;
 pub fn start_ui(ui: &mut Ui, recent: &[RecentItem]) -> Vec<Command> {
     let mut commands = Vec::new();
     let area = ui.max_rect();
-    let height = 300.0 + 26.0 * recent.len() as f32;
+    let height = 350.0 + 26.0 * recent.len() as f32;
     let top = (area.center().y - height / 2.0).max(area.top() + 16.0);
     let card = egui::Rect::from_min_size(
         egui::pos2(area.center().x - CARD_WIDTH / 2.0, top),
@@ -59,6 +59,24 @@ pub fn start_ui(ui: &mut Ui, recent: &[RecentItem]) -> Vec<Command> {
                     .small()
                     .color(theme::TEXT_DIM),
             );
+            ui.add_space(6.0);
+            ui.horizontal(|ui| {
+                let half = egui::vec2((CARD_WIDTH - ui.spacing().item_spacing.x) / 2.0, 30.0);
+                if ui
+                    .add_sized(half, egui::Button::new("New project…"))
+                    .on_hover_text("Create an encrypted project file for your annotations; you become its admin")
+                    .clicked()
+                {
+                    commands.push(Command::NewProjectDialog);
+                }
+                if ui
+                    .add_sized(half, egui::Button::new("Open project…"))
+                    .on_hover_text("Unlock a project file you are a member of")
+                    .clicked()
+                {
+                    commands.push(Command::OpenProjectDialog);
+                }
+            });
             if !recent.is_empty() {
                 ui.add_space(10.0);
                 ui.horizontal(|ui| {
@@ -92,7 +110,7 @@ pub fn start_ui(ui: &mut Ui, recent: &[RecentItem]) -> Vec<Command> {
                 RichText::new(
                     "Labels are kept in a project file (.tessera): one local file, labels \
                      encrypted with AES-256-GCM, every edit signed into a per-user history. \
-                     Create and manage projects with `tessera project` and `tessera user`.",
+                     Open a project and a study to annotate; manage members with `tessera user`.",
                 )
                 .small()
                 .color(theme::TEXT_DIM),
