@@ -113,7 +113,107 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let coronal = scroll_frames(&mut harness, "Coronal viewport", 240);
     mpr.0.extend(coronal.0);
     mpr.1.extend(coronal.1);
+    // Issue 5: the same scroll with 1,000 vector annotations on the series (about six
+    // per slice: rulers, ellipses, 24-point polygons), from an opened project.
+    harness.key_press(Key::F5);
+    harness.run();
+    let project_dir = tempfile::tempdir()?;
+    let session =
+        project_with_annotations(dir.path(), &project_dir.path().join("b.tessera"), 1000)?;
+    let ctx = harness.ctx.clone();
+    harness
+        .state_mut()
+        .open_project(session, project_dir.path().join("b.tessera"));
+    let _ = ctx;
+    harness.run();
+    let shown = harness.state().annotation_layer().shown.len();
+    assert_eq!(shown, 1000, "the annotations did not load");
+    let annotated = scroll_frames(&mut harness, "Image viewport", 240);
     println!("{}", summary("1x1 axial scroll", single));
     println!("{}", summary("1x3 MPR scroll (axial + coronal)", mpr));
+    println!(
+        "{}",
+        summary("1x1 axial scroll, 1000 annotations", annotated)
+    );
     Ok(())
+}
+
+/// A project holding `n` annotations spread over the demo CT's slices.
+fn project_with_annotations(
+    study: &std::path::Path,
+    path: &std::path::Path,
+    n: usize,
+) -> Result<tessera::project::Session, Box<dyn std::error::Error>> {
+    use tessera::imaging::discovery::discover;
+    use tessera::project::model::{
+        Annotation, AnnotationBody, Edit, EventPayload, ImageRef, Kind, Label,
+    };
+    use tessera::project::{Id, KdfChoice, KdfParams, Project};
+    let found = discover(&[study.to_path_buf()]);
+    let series = found
+        .patients
+        .iter()
+        .flat_map(|p| &p.studies)
+        .flat_map(|s| &s.series)
+        .find(|s| s.modality == "CT")
+        .ok_or("no CT in the demo")?;
+    let stack = series.stacks.first().ok_or("no stack")?;
+    let (mut session, _) = Project::create(
+        path,
+        "bench",
+        b"bench passphrase",
+        KdfChoice::Fixed(KdfParams {
+            m_kib: 64,
+            t_cost: 1,
+            p_lanes: 1,
+        }),
+    )?;
+    let mut payloads = Vec::with_capacity(n);
+    for i in 0..n {
+        let slice = &stack.slices[i % stack.slices.len()];
+        let (kind, points): (Kind, Vec<[f64; 2]>) = match i % 3 {
+            0 => (
+                Kind::Ruler,
+                vec![[100.0 + i as f64 % 300.0, 120.0], [180.0, 260.0]],
+            ),
+            1 => (
+                Kind::Ellipse,
+                vec![[200.0, 200.0], [240.0 + (i % 50) as f64, 260.0]],
+            ),
+            _ => (
+                Kind::Polygon,
+                (0..24)
+                    .map(|k| {
+                        let t = k as f64 / 24.0 * std::f64::consts::TAU;
+                        [300.0 + 30.0 * t.cos(), 300.0 + 30.0 * t.sin()]
+                    })
+                    .collect(),
+            ),
+        };
+        payloads.push(EventPayload::new(Edit::Create {
+            annotation: Annotation {
+                id: Id::random()?,
+                body: AnnotationBody {
+                    image: ImageRef::Dicom {
+                        series_uid: series.series_instance_uid.clone(),
+                        sop_uid: Some(slice.instance.sop_instance_uid.clone()),
+                        frame: Some(slice.frame),
+                        plane: None,
+                        provenance: None,
+                    },
+                    kind,
+                    points,
+                    label: Label {
+                        name: "Lesion".into(),
+                        scheme: Some("SCT".into()),
+                        code: Some("52988006".into()),
+                        meaning: Some("Lesion".into()),
+                    },
+                    comment: None,
+                },
+            },
+        }));
+    }
+    session.commit_payloads(&payloads)?;
+    Ok(session)
 }

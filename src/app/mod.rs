@@ -360,6 +360,21 @@ impl TesseraApp {
         self.project.as_mut().map(|p| &mut p.session)
     }
 
+    /// Opens an already unlocked project (the form does this on its thread; the
+    /// benchmarks and tests that prepare a project themselves use it directly).
+    pub fn open_project(&mut self, session: crate::project::Session, path: PathBuf) {
+        let user = session.user().to_owned();
+        let role = session.role();
+        self.project = Some(project_form::OpenProject {
+            session,
+            path,
+            user,
+            role,
+            annotations: 0,
+        });
+        self.refresh_annotations();
+    }
+
     /// The project form's error line, while the form is shown.
     pub fn project_form_error(&self) -> Option<&str> {
         self.project_form.as_ref().and_then(|f| f.error.as_deref())
