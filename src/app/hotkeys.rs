@@ -46,6 +46,41 @@ pub const HOTKEYS: &[(&str, &str, &str)] = &[
     ("View", "T", "Show / hide the DICOM tag browser"),
     ("View", "P", "Show / hide patient name, ID and birth date"),
     ("View", "? or F1", "This sheet"),
+    (
+        "Annotate",
+        "Esc",
+        "Navigate (no tool); cancels a shape being drawn",
+    ),
+    ("Annotate", ".", "Point marker"),
+    ("Annotate", "M", "Ruler (mm)"),
+    ("Annotate", "N", "Angle (three clicks)"),
+    ("Annotate", "D", "Bidirectional: long axis, then short axis"),
+    ("Annotate", "R", "Rectangle"),
+    ("Annotate", "E", "Ellipse"),
+    (
+        "Annotate",
+        "G",
+        "Polygon (click vertices; first vertex or double-click closes)",
+    ),
+    ("Annotate", "F", "Freehand contour"),
+    (
+        "Annotate",
+        "Click a shape",
+        "Select it; drag a handle or its outline to reshape",
+    ),
+    (
+        "Annotate",
+        "Del / Backspace",
+        "Delete the selected annotation",
+    ),
+    (
+        "Annotate",
+        "Ctrl + D",
+        "Copy the selected annotation to the next slice",
+    ),
+    ("Annotate", "Ctrl + Z", "Undo your last edit"),
+    ("Annotate", "Ctrl + Y, Ctrl + Shift + Z", "Redo"),
+    ("Annotate", "H", "Show / hide the edit history"),
 ];
 
 /// The sheet's contents (inside a window the caller opens).
@@ -69,8 +104,11 @@ pub fn hotkey_sheet_ui(ui: &mut Ui) {
         });
     ui.add_space(6.0);
     ui.label(
-        RichText::new("Presets 1–4 are CT windows; other modalities keep their own.")
-            .small()
-            .color(theme::TEXT_DIM),
+        RichText::new(
+            "Presets 1–4 are CT windows; other modalities keep their own. \
+             Annotation keys work while a project is open.",
+        )
+        .small()
+        .color(theme::TEXT_DIM),
     );
 }

@@ -7,6 +7,7 @@
 mod merge_laws;
 mod sync;
 mod tamper;
+mod undo_redo;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};
@@ -20,7 +21,7 @@ use tessera::project::{
     Id, KdfChoice, KdfParams, Project, ProjectError, Role, Session, VerifyOnOpen, labels,
 };
 
-const TINY: KdfChoice = KdfChoice::Fixed(KdfParams {
+pub(crate) const TINY: KdfChoice = KdfChoice::Fixed(KdfParams {
     m_kib: 64,
     t_cost: 1,
     p_lanes: 1,
@@ -44,7 +45,7 @@ fn slot_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SlotRow> {
     })
 }
 
-fn ann(series: &str, label: &str, comment: Option<&str>, x: f64) -> Annotation {
+pub(crate) fn ann(series: &str, label: &str, comment: Option<&str>, x: f64) -> Annotation {
     Annotation {
         id: Id::random().unwrap(),
         body: AnnotationBody {
