@@ -15,6 +15,9 @@ pub struct ProjectLine<'a> {
     pub file: &'a str,
     pub user: &'a str,
     pub role: &'a str,
+    pub read_only: bool,
+    /// Annotations whose readers disagree.
+    pub conflicts: usize,
 }
 
 /// Local time of a history entry as "HH:MM:SS" (UTC: the workstation's zone is not
@@ -66,6 +69,34 @@ pub fn annotation_panel_ui(
         .small()
         .color(theme::TEXT_DIM),
     );
+    let editable = !project.read_only;
+    ui.horizontal_wrapped(|ui| {
+        if ui
+            .small_button("Export for sync…")
+            .on_hover_text("A signed, encrypted bundle of your edits for the other workstations")
+            .clicked()
+        {
+            commands.push(Command::ExportBundleDialog);
+        }
+        if ui
+            .small_button("Import…")
+            .on_hover_text("Merge a colleague's bundle (you see what changes first)")
+            .clicked()
+        {
+            commands.push(Command::ImportBundleDialog);
+        }
+        let text = format!("Conflicts ({})", project.conflicts);
+        if ui
+            .small_button(text)
+            .on_hover_text("Where readers' edits disagree")
+            .clicked()
+        {
+            commands.push(Command::SetShowConflicts(true));
+        }
+    });
+    if project.read_only {
+        commands.extend(super::sync_panel::read_only_banner_ui(ui));
+    }
     ui.add_space(4.0);
     ui.horizontal(|ui| {
         ui.label("Label");
@@ -78,7 +109,7 @@ pub fn annotation_panel_ui(
     });
     ui.horizontal_wrapped(|ui| {
         ui.spacing_mut().item_spacing.x = 3.0;
-        commands.extend(tool_buttons_ui(ui, layer.tool, true));
+        commands.extend(tool_buttons_ui(ui, layer.tool, !project.read_only));
     });
     ui.label(
         RichText::new(layer.tool.how())
@@ -117,62 +148,72 @@ pub fn annotation_panel_ui(
     } else {
         ui.available_height()
     };
+    // Rows are laid out only where visible: a series may carry thousands.
+    let row_height = ui.spacing().interact_size.y;
     egui::ScrollArea::vertical()
         .id_salt("annotation-list")
-        .max_height(height)
-        .show(ui, |ui| {
-            for shown in &layer.shown {
+        .max_height(height.min(row_height * 14.0))
+        .auto_shrink([false, true])
+        .show_rows(ui, row_height, layer.shown.len(), |ui, rows| {
+            for shown in &layer.shown[rows] {
                 let a = &shown.annotation;
                 let selected = layer.selected == Some(a.id);
-                let title = format!("{} · {}", a.body.label.name, shapes::kind_name(a.body.kind));
-                let mut text = title;
+                let mut text =
+                    format!("{} · {}", a.body.label.name, shapes::kind_name(a.body.kind));
                 if let Some(m) = &shown.measurement {
                     text.push_str(&format!("  {m}"));
                 }
-                let response = ui
-                    .selectable_label(selected, text)
-                    .on_hover_text(slice_names(shown));
-                if response.clicked() {
+                if ui.selectable_label(selected, text).clicked() {
                     commands.push(Command::SelectAnnotation(Some(a.id)));
                     commands.push(Command::ShowAnnotation(a.id));
                 }
-                if selected {
-                    ui.indent("selected-detail", |ui| {
-                        ui.label(
-                            RichText::new(slice_names(shown))
-                                .small()
-                                .color(theme::TEXT_DIM),
-                        );
-                        if let Some(stats) = &shown.stats {
-                            ui.label(RichText::new(stats).small());
-                        }
-                        ui.horizontal(|ui| {
-                            if ui
-                                .small_button("Delete")
-                                .on_hover_text("Delete (Del)")
-                                .clicked()
-                            {
-                                commands.push(Command::DeleteAnnotation(a.id));
-                            }
-                            if ui
-                                .small_button("Copy to next slice")
-                                .on_hover_text("Ctrl+D")
-                                .clicked()
-                            {
-                                commands.push(Command::CopyToNextSlice(a.id));
-                            }
-                            if ui
-                                .small_button("Use this label")
-                                .on_hover_text("Relabel with the current label")
-                                .clicked()
-                            {
-                                commands.push(Command::RelabelAnnotation(a.id));
-                            }
-                        });
-                    });
-                }
             }
         });
+    if let Some(shown) = layer.selected.and_then(|id| layer.get(id)) {
+        let a = &shown.annotation;
+        ui.separator();
+        ui.label(
+            RichText::new(format!(
+                "{} · {}",
+                a.body.label.name,
+                shapes::kind_name(a.body.kind)
+            ))
+            .strong(),
+        );
+        let mut detail = slice_names(shown);
+        if let Some(m) = &shown.measurement {
+            detail.push_str(&format!(" · {m}"));
+        }
+        ui.label(RichText::new(detail).small().color(theme::TEXT_DIM));
+        if let Some(stats) = &shown.stats {
+            ui.label(RichText::new(stats).small());
+        }
+        if editable {
+            ui.horizontal_wrapped(|ui| {
+                if ui
+                    .small_button("Delete")
+                    .on_hover_text("Delete (Del)")
+                    .clicked()
+                {
+                    commands.push(Command::DeleteAnnotation(a.id));
+                }
+                if ui
+                    .small_button("Copy to next slice")
+                    .on_hover_text("Ctrl+D")
+                    .clicked()
+                {
+                    commands.push(Command::CopyToNextSlice(a.id));
+                }
+                if ui
+                    .small_button("Use this label")
+                    .on_hover_text("Relabel with the current label")
+                    .clicked()
+                {
+                    commands.push(Command::RelabelAnnotation(a.id));
+                }
+            });
+        }
+    }
     if layer.show_history {
         ui.separator();
         ui.label(RichText::new("History (newest first, times UTC)").strong());

@@ -137,7 +137,7 @@ impl TesseraApp {
                 self.annotations.show_history = show;
                 self.refresh_history();
             }
-            _ => {}
+            other => self.apply_sync(ctx, other),
         }
     }
 
@@ -151,6 +151,7 @@ impl TesseraApp {
             self.recovery_code = opened.recovery_code;
             self.project = Some(opened.project);
             self.refresh_annotations();
+            self.refresh_conflicts();
         }
     }
 
@@ -216,6 +217,10 @@ impl TesseraApp {
         let Some(project) = &mut self.project else {
             return;
         };
+        if project.read_only {
+            self.status.note = Some("Read-only: choose Edit this file or Work on a copy".into());
+            return;
+        }
         let select = match &edit {
             Edit::Delete { .. } => None,
             other => Some(other.target()),
@@ -284,7 +289,7 @@ impl TesseraApp {
     }
 
     fn undo_redo(&mut self, undo: bool) {
-        let Some(project) = &mut self.project else {
+        let Some(project) = self.project.as_mut().filter(|p| !p.read_only) else {
             return;
         };
         self.annotations.draft = None;
@@ -297,7 +302,7 @@ impl TesseraApp {
             Ok(Some(_)) => self.refresh_annotations(),
             Ok(None) => {
                 let what = if undo { "undo" } else { "redo" };
-                self.status.last_problem = Some(format!("nothing of yours to {what}"));
+                self.status.note = Some(format!("Nothing of yours to {what}"));
             }
             Err(e) => self.report_problem(format!(
                 "cannot {}: {e}",

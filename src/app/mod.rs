@@ -10,6 +10,7 @@ pub mod annotation_overlay;
 pub mod annotation_panel;
 pub mod annotations;
 mod apply_annotations;
+mod apply_sync;
 pub mod gpu;
 pub mod hotkeys;
 pub mod loader;
@@ -17,6 +18,8 @@ pub mod project_form;
 pub mod series_browser;
 pub mod start;
 pub mod status_bar;
+pub mod sync_jobs;
+pub mod sync_panel;
 pub mod tag_browser;
 pub mod theme;
 pub mod toolbar;
@@ -156,6 +159,22 @@ pub enum Command {
     Undo,
     Redo,
     SetShowHistory(bool),
+    ExportBundleDialog,
+    ImportBundleDialog,
+    /// Save a copy of the project file and edit that (a sibling that syncs by bundles).
+    SaveCopyDialog,
+    /// Run a sync task on the project (what the dialogs end in; tests use it).
+    StartSync(sync_jobs::SyncTask),
+    /// Import the previewed bundle (`true`) or drop it.
+    ConfirmImport(bool),
+    SetShowConflicts(bool),
+    ResolveConflict {
+        annotation: crate::project::Id,
+        /// The event whose version wins.
+        keep: crate::project::Id,
+    },
+    /// Leave read-only mode and edit the shared file itself.
+    EditSharedFile,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -239,6 +258,11 @@ pub struct TesseraApp {
     /// Key derivation for new projects (tests use small fixed parameters).
     kdf: crate::project::KdfChoice,
     annotations: annotations::AnnotationLayer,
+    sync_job: Option<sync_jobs::SyncJob>,
+    /// A checked bundle waiting for the user's go.
+    import_preview: Option<(PathBuf, crate::project::ImportSummary)>,
+    conflicts: Vec<crate::project::ConflictItem>,
+    show_conflicts: bool,
 }
 
 /// The tag browser's data: the instance shown, read on a background thread.
@@ -322,6 +346,10 @@ impl TesseraApp {
             recovery_code: None,
             kdf: crate::project::KdfChoice::Calibrated,
             annotations: annotations::AnnotationLayer::default(),
+            sync_job: None,
+            import_preview: None,
+            conflicts: Vec::new(),
+            show_conflicts: false,
         };
         if !initial_paths.is_empty() {
             app.apply(&cc.egui_ctx, Command::Open(initial_paths));
@@ -371,8 +399,24 @@ impl TesseraApp {
             user,
             role,
             annotations: 0,
+            read_only: false,
         });
         self.refresh_annotations();
+    }
+
+    /// Whether a sync job (export, import, copy) is running.
+    pub fn sync_busy(&self) -> bool {
+        self.sync_job.is_some()
+    }
+
+    /// The conflicts last listed.
+    pub fn conflicts(&self) -> &[crate::project::ConflictItem] {
+        &self.conflicts
+    }
+
+    /// Whether the open project is read-only (`None`: no project).
+    pub fn project_read_only(&self) -> Option<bool> {
+        self.project.as_ref().map(|p| p.read_only)
     }
 
     /// The project form's error line, while the form is shown.
@@ -767,7 +811,8 @@ impl TesseraApp {
         }
         let chrome = &self.chrome;
         let active = chrome.active_viewport;
-        let annotating = self.project.is_some() && self.project_form.is_none();
+        let annotating =
+            self.project.as_ref().is_some_and(|p| !p.read_only) && self.project_form.is_none();
         ctx.input_mut(|i| {
             let mut commands = Vec::new();
             let mut pressed = |key| i.consume_key(egui::Modifiers::NONE, key);
@@ -883,6 +928,7 @@ impl eframe::App for TesseraApp {
             ctx.request_repaint_after(self.chrome.cine.next_in());
         }
         self.poll_project_form();
+        self.poll_sync(ctx);
         for command in self.global_key_commands(ctx) {
             self.apply(ctx, command);
         }
@@ -1021,6 +1067,28 @@ impl eframe::App for TesseraApp {
         {
             commands.push(Command::ProjectForm(action));
         }
+        if let Some(job) = &self.sync_job {
+            sync_panel::sync_progress_ui(ui, job);
+        }
+        if let Some((_, summary)) = &self.import_preview
+            && let Some(yes) = sync_panel::import_preview_ui(ui, summary)
+        {
+            commands.push(Command::ConfirmImport(yes));
+        }
+        if self.show_conflicts && self.project.is_some() {
+            let mut open = true;
+            let can_edit = self.project.as_ref().is_some_and(|p| !p.read_only);
+            egui::Window::new("Conflicts")
+                .open(&mut open)
+                .collapsible(false)
+                .default_width(520.0)
+                .show(ui.ctx(), |ui| {
+                    commands.extend(sync_panel::conflicts_ui(ui, &self.conflicts, can_edit));
+                });
+            if !open {
+                commands.push(Command::SetShowConflicts(false));
+            }
+        }
         if let Some(code) = &self.recovery_code
             && project_form::recovery_code_ui(ui, code)
         {
@@ -1043,6 +1111,13 @@ impl TesseraApp {
             file: &file,
             user: &p.user,
             role: p.role.as_str(),
+            read_only: p.read_only,
+            conflicts: self
+                .conflicts
+                .iter()
+                .map(|c| c.annotation)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len(),
         });
         let loaded = self.selected_loaded();
         let where_is = |shown: &annotations::Shown| -> String {
@@ -1107,7 +1182,7 @@ impl TesseraApp {
                 gpu: self.gpu,
                 multi: layout.viewports() > 1,
                 annotations: &self.annotations,
-                can_edit: self.project.is_some(),
+                can_edit: self.project.as_ref().is_some_and(|p| !p.read_only),
             };
             let mut child = ui.new_child(
                 egui::UiBuilder::new()

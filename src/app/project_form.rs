@@ -36,6 +36,9 @@ pub struct OpenProject {
     pub user: String,
     pub role: Role,
     pub annotations: usize,
+    /// Opened for reading only: tools are off until the user chooses to edit this file
+    /// or to keep working on a copy. A file the user has never edited opens this way.
+    pub read_only: bool,
 }
 
 impl std::fmt::Debug for OpenProject {
@@ -61,6 +64,8 @@ pub struct ProjectForm {
     pub passphrase: Zeroizing<String>,
     pub repeat: Zeroizing<String>,
     pub error: Option<String>,
+    /// Open for editing even when the user has never edited this file (their own copy).
+    pub writable: bool,
     worker: Option<Receiver<Result<Opened, String>>>,
 }
 
@@ -74,6 +79,7 @@ impl ProjectForm {
             passphrase: Zeroizing::new(String::new()),
             repeat: Zeroizing::new(String::new()),
             error: None,
+            writable: false,
             worker: None,
         }
     }
@@ -107,11 +113,12 @@ impl ProjectForm {
         self.error = None;
         let (sender, receiver) = std::sync::mpsc::sync_channel(1);
         let kind = self.kind;
+        let writable = self.writable;
         let path = self.path.clone();
         let spawned = std::thread::Builder::new()
             .name("project-unlock".into())
             .spawn(move || {
-                let result = open_or_create(kind, &path, &user, secret.as_bytes(), kdf);
+                let result = open_or_create(kind, &path, &user, secret.as_bytes(), kdf, writable);
                 let _ = sender.send(result.map_err(|e| format!("{e:#}")));
                 notify();
             });
@@ -141,6 +148,7 @@ fn open_or_create(
     user: &str,
     secret: &[u8],
     kdf: KdfChoice,
+    writable: bool,
 ) -> anyhow::Result<Opened> {
     let (mut session, recovery_code) = match kind {
         FormKind::New => {
@@ -153,7 +161,9 @@ fn open_or_create(
         ),
     };
     let annotations = session.annotations()?.len();
+    let read_only = kind == FormKind::Open && !writable && session.own_event_count()? == 0;
     let project = OpenProject {
+        read_only,
         path: path.to_owned(),
         user: session.user().to_owned(),
         role: session.role(),

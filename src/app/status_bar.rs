@@ -21,6 +21,8 @@ pub struct LoadStatus {
     pub problems: usize,
     /// The most recent problem, one line.
     pub last_problem: Option<String>,
+    /// The outcome of the last project action ("Exported 1,204 events …"), one line.
+    pub note: Option<String>,
 }
 
 const HINT: &str = "Wheel: slices  ·  Left drag: window/level  ·  Middle: pan  ·  Right: zoom  ·  1–4: presets  ·  ? or F1: all keys";
@@ -70,6 +72,9 @@ pub fn status_bar_ui(ui: &mut Ui, status: &LoadStatus, loading: bool) -> Vec<Com
                 ui.label(RichText::new(text).color(theme::TEXT_DIM));
             }
             _ => {}
+        }
+        if let Some(note) = &status.note {
+            ui.label(RichText::new(format!("·  {note}")).color(theme::TEXT));
         }
         if let Some(problem) = &status.last_problem {
             let text = if status.problems > 1 {

@@ -287,6 +287,19 @@ impl Session {
         Ok(ids.into_iter().next())
     }
 
+    /// How many events this user has written to this file (0: a file shared with them
+    /// that they have not edited yet).
+    pub fn own_event_count(&mut self) -> Result<u64, ProjectError> {
+        let user_id = self.user_id;
+        let (project, _) = self.parts()?;
+        let n: i64 = project.conn.query_row(
+            "SELECT COUNT(*) FROM events WHERE author_id = ?1",
+            [user_id],
+            |r| r.get(0),
+        )?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// The latest `limit` events of every member, newest first, with their decrypted
     /// edits (for the history panel; `None` where a payload cannot be read).
     pub fn recent_history(

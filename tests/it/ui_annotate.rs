@@ -299,3 +299,180 @@ fn tools_draw_on_reformatted_planes_too() -> Result<(), Box<dyn std::error::Erro
     shot.save(Path::new(env!("CARGO_TARGET_TMPDIR")).join("annotate-mpr.png"))?;
     Ok(())
 }
+
+/// The app on `study` with `project` unlocked as `user` through the Open form.
+fn app_opening_project(
+    study: &Path,
+    project: &Path,
+    user: &str,
+    pass: &str,
+) -> Harness<'static, TesseraApp> {
+    let paths = vec![study.to_path_buf()];
+    let mut harness = Harness::builder()
+        .with_size(Vec2::new(1200.0, 760.0))
+        .with_max_steps(16)
+        .wgpu()
+        .build_eframe(move |cc| TesseraApp::new(cc, paths).with_kdf(TINY));
+    run_until(&mut harness, "loading the study", |app| !app.is_loading());
+    let ctx = harness.ctx.clone();
+    harness.state_mut().apply(
+        &ctx,
+        Command::ShowProjectForm(FormKind::Open, project.to_path_buf()),
+    );
+    harness.run();
+    for (field, text) in [("User name", user), ("Passphrase", pass)] {
+        harness.get_by_label(field).focus();
+        harness.run();
+        harness.get_by_label(field).type_text(text);
+        harness.run();
+    }
+    harness.get_by_label("Unlock").click();
+    harness.step();
+    run_until(&mut harness, "unlocking the project", |app| {
+        !app.project_form_busy()
+    });
+    if let Some(error) = harness.state().project_form_error() {
+        panic!("the project form says: {error}");
+    }
+    harness
+}
+
+#[test]
+fn shared_files_open_read_only_and_bundles_merge_with_their_conflicts()
+-> Result<(), Box<dyn std::error::Error>> {
+    use tessera::project::Role;
+    use tessera::project::model::{Annotation, Edit};
+    let dir = tempfile::tempdir()?;
+    let study = dir.path().join("study");
+    write_demo_study_with(&study, &DemoSpec::SMALL, |_| {})?;
+    // Alice draws a ruler in the window, then adds bob and hands him a copy.
+    let alice_file = dir.path().join("alice.tessera");
+    let mut harness = app_with_new_project(&study, &alice_file);
+    let centre = harness.get_by_label("Image viewport").rect().center();
+    harness.key_press(Key::M);
+    harness.run();
+    drag(
+        &mut harness,
+        centre - Vec2::new(60.0, 0.0),
+        centre + Vec2::new(60.0, 0.0),
+    );
+    let ruler = harness.state().annotation_layer().shown[0]
+        .annotation
+        .clone();
+    let session = harness.state_mut().project_session().unwrap();
+    session.add_user("bob", Role::Annotator, b"pw-bob", TINY)?;
+    session.add_user("carol", Role::Reviewer, b"pw-carol", TINY)?;
+    let bob_file = dir.path().join("bob.tessera");
+    session.save_copy(&bob_file)?;
+
+    // Bob relabels the ruler in his copy and exports; alice moves it meanwhile.
+    let mut bob = Project::open(&bob_file)?.unlock("bob", b"pw-bob", VerifyOnOpen::Yes)?;
+    let mut relabelled: Annotation = ruler.clone();
+    relabelled.body.label.name = "Mass".into();
+    bob.commit_edit(Edit::Update {
+        before: ruler.clone(),
+        after: relabelled,
+    })?;
+    let bundle = dir.path().join("bob.tbundle");
+    bob.export_bundle(&bundle, &[], &mut |_, _| {})?;
+    drop(bob);
+    let mut moved = ruler.clone();
+    moved.body.points[1][1] += 10.0;
+    moved.body.label.name = "Nodule".into();
+    let session = harness.state_mut().project_session().unwrap();
+    session.commit_edit(Edit::Update {
+        before: ruler.clone(),
+        after: moved,
+    })?;
+
+    // Import: checked first (nothing changes), then committed on the user's go.
+    let ctx = harness.ctx.clone();
+    harness.state_mut().apply(
+        &ctx,
+        Command::StartSync(tessera::app::sync_jobs::SyncTask::Preview(bundle.clone())),
+    );
+    run_until(&mut harness, "checking the bundle", |app| !app.sync_busy());
+    harness.get_by_label("Import bundle");
+    harness.get_by_label("bob: 1");
+    harness.get_by_label("Import").click();
+    harness.step();
+    run_until(&mut harness, "importing the bundle", |app| !app.sync_busy());
+    // Alice's move stands (bob did not touch the geometry); the two labels disagree.
+    let shown = harness.state().annotation_layer().shown[0]
+        .annotation
+        .clone();
+    assert_ne!(shown.body.points, ruler.body.points);
+    let conflicts = harness.state().conflicts().to_vec();
+    assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+    let sides: Vec<String> = conflicts[0]
+        .versions
+        .iter()
+        .map(|v| format!("{}: {}", v.author, v.value))
+        .collect();
+    assert!(
+        sides
+            .iter()
+            .any(|s| s.starts_with("bob:") && s.contains("Mass")),
+        "{sides:?}"
+    );
+    assert!(
+        sides
+            .iter()
+            .any(|s| s.starts_with("alice:") && s.contains("Nodule")),
+        "{sides:?}"
+    );
+    harness.get_by_label("Conflicts (1)").click();
+    harness.run();
+    let shot = harness.render()?;
+    shot.save(Path::new(env!("CARGO_TARGET_TMPDIR")).join("annotate-conflicts.png"))?;
+    // Keep bob's version: a new event, and the disagreement is gone.
+    let bob_index = conflicts[0]
+        .versions
+        .iter()
+        .position(|v| v.author == "bob")
+        .unwrap();
+    harness
+        .get_all_by_label("Keep")
+        .nth(bob_index)
+        .unwrap()
+        .click();
+    harness.run();
+    assert!(harness.state().conflicts().is_empty());
+    let shown = harness.state().annotation_layer().shown[0]
+        .annotation
+        .clone();
+    assert_eq!(shown.body.label.name, "Mass");
+    drop(harness);
+
+    // Carol has never edited alice's file: opened, it is read-only until she asks.
+    let mut harness = app_opening_project(&study, &alice_file, "carol", "pw-carol");
+    assert_eq!(harness.state().project_read_only(), Some(true));
+    harness.get_by_label("Edit this file");
+    let shot = harness.render()?;
+    shot.save(Path::new(env!("CARGO_TARGET_TMPDIR")).join("annotate-read-only.png"))?;
+    harness.key_press(Key::M);
+    harness.run();
+    let c = harness.get_by_label("Image viewport").rect().center();
+    drag(
+        &mut harness,
+        c - Vec2::new(40.0, 30.0),
+        c + Vec2::new(40.0, 30.0),
+    );
+    assert_eq!(
+        count(&harness, Kind::Ruler),
+        1,
+        "a read-only project took an edit"
+    );
+    harness.get_by_label("Edit this file").click();
+    harness.run();
+    assert_eq!(harness.state().project_read_only(), Some(false));
+    harness.key_press(Key::M);
+    harness.run();
+    drag(
+        &mut harness,
+        c - Vec2::new(40.0, 30.0),
+        c + Vec2::new(40.0, 30.0),
+    );
+    assert_eq!(count(&harness, Kind::Ruler), 2);
+    Ok(())
+}

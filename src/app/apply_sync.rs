@@ -1,0 +1,174 @@
+//! The sync half of [`TesseraApp::apply`]: export and import bundles, the import
+//! preview, conflicts and their resolution, saving a copy, and leaving read-only mode.
+//!
+//! Jobs run on the "project-sync" thread ([`super::sync_jobs`]); the project comes back
+//! when they are done and [`TesseraApp::poll_sync`] takes it.
+
+use super::project_form::FormKind;
+use super::sync_jobs::{JobPoll, SyncJob, SyncOutcome, SyncTask};
+use super::{Command, TesseraApp};
+
+impl TesseraApp {
+    /// Applies the sync commands (called by `apply_annotation`).
+    pub(super) fn apply_sync(&mut self, ctx: &egui::Context, command: Command) {
+        match command {
+            Command::ExportBundleDialog => {
+                if let Some(path) = rfd::FileDialog::new()
+                    .set_title("Export for sync")
+                    .add_filter("Tessera sync bundle", &["tbundle"])
+                    .set_file_name("changes.tbundle")
+                    .save_file()
+                {
+                    self.apply(ctx, Command::StartSync(SyncTask::Export(path)));
+                }
+            }
+            Command::ImportBundleDialog => {
+                if let Some(path) = rfd::FileDialog::new()
+                    .set_title("Import a sync bundle")
+                    .add_filter("Tessera sync bundle", &["tbundle"])
+                    .pick_file()
+                {
+                    self.apply(ctx, Command::StartSync(SyncTask::Preview(path)));
+                }
+            }
+            Command::SaveCopyDialog => {
+                if let Some(path) = rfd::FileDialog::new()
+                    .set_title("Save a copy to work on")
+                    .add_filter("Tessera project", &[crate::project::EXTENSION])
+                    .set_file_name(format!("my-copy.{}", crate::project::EXTENSION))
+                    .save_file()
+                {
+                    self.apply(ctx, Command::StartSync(SyncTask::SaveCopy(path)));
+                }
+            }
+            Command::StartSync(task) => {
+                if self.sync_job.is_some() {
+                    return;
+                }
+                let Some(project) = self.project.take() else {
+                    return;
+                };
+                self.annotations.draft = None;
+                self.annotations.reshape = None;
+                let repaint = ctx.clone();
+                match SyncJob::start(task, project, move || repaint.request_repaint()) {
+                    Ok(job) => self.sync_job = Some(job),
+                    Err(failed) => {
+                        let (project, e) = *failed;
+                        self.project = Some(project);
+                        self.report_problem(e);
+                    }
+                }
+            }
+            Command::ConfirmImport(yes) => {
+                if let Some((path, _)) = self.import_preview.take()
+                    && yes
+                {
+                    self.apply(ctx, Command::StartSync(SyncTask::Import(path)));
+                }
+            }
+            Command::SetShowConflicts(show) => {
+                self.show_conflicts = show;
+                self.refresh_conflicts();
+            }
+            Command::ResolveConflict { annotation, keep } => {
+                let Some(project) = self.project.as_mut().filter(|p| !p.read_only) else {
+                    return;
+                };
+                match project.session.resolve_conflict(annotation, keep) {
+                    Ok(_) => {
+                        self.status.note = Some("Conflict resolved".to_owned());
+                        self.refresh_annotations();
+                        self.refresh_conflicts();
+                    }
+                    Err(e) => self.report_problem(format!("cannot resolve: {e}")),
+                }
+            }
+            Command::EditSharedFile => {
+                if let Some(p) = &mut self.project {
+                    p.read_only = false;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Takes the project back from a finished job and shows what it did.
+    pub(super) fn poll_sync(&mut self, ctx: &egui::Context) {
+        let Some(job) = &mut self.sync_job else {
+            return;
+        };
+        match job.poll() {
+            JobPoll::Running => {}
+            JobPoll::Lost => {
+                self.sync_job = None;
+                self.report_problem(
+                    "the sync thread stopped; the project file is unchanged, open it again"
+                        .to_owned(),
+                );
+            }
+            JobPoll::Done(project, result) => {
+                self.sync_job = None;
+                self.project = Some(*project);
+                match result {
+                    Ok(SyncOutcome::Exported(path, s)) => {
+                        self.status.note = Some(format!(
+                            "Exported {} ({} KiB) to {}",
+                            plural(s.events, "event"),
+                            s.bytes.div_ceil(1024),
+                            file_name(&path)
+                        ));
+                    }
+                    Ok(SyncOutcome::Previewed(path, s)) => self.import_preview = Some((path, s)),
+                    Ok(SyncOutcome::Imported(s)) => {
+                        self.status.note = Some(format!(
+                            "Imported {} from {}; {}",
+                            plural(s.new_event_count(), "new event"),
+                            s.exporter,
+                            plural(s.new_conflicts.len() as u64, "new conflict")
+                        ));
+                        self.refresh_annotations();
+                        self.refresh_conflicts();
+                    }
+                    Ok(SyncOutcome::Copied(path)) => {
+                        // Edit the copy: close this file, unlock the copy for editing.
+                        self.status.note = Some(format!("Saved a copy as {}", file_name(&path)));
+                        self.apply(ctx, Command::CloseProject);
+                        self.apply(ctx, Command::ShowProjectForm(FormKind::Open, path));
+                        if let Some(form) = &mut self.project_form {
+                            form.writable = true;
+                        }
+                    }
+                    Err(e) => self.report_problem(e),
+                }
+            }
+        }
+    }
+
+    pub(super) fn refresh_conflicts(&mut self) {
+        let Some(project) = &mut self.project else {
+            self.conflicts.clear();
+            return;
+        };
+        match project.session.conflicts() {
+            Ok(list) => self.conflicts = list,
+            Err(e) => self.report_problem(format!("cannot list conflicts: {e}")),
+        }
+    }
+}
+
+fn file_name(path: &std::path::Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+/// "1 event", "2 events".
+fn plural(n: u64, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
