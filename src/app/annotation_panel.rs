@@ -78,10 +78,11 @@ pub fn annotation_panel_ui(
         {
             commands.push(Command::ExportBundleDialog);
         }
-        if ui
-            .small_button("Import…")
-            .on_hover_text("Merge a colleague's bundle (you see what changes first)")
-            .clicked()
+        if editable
+            && ui
+                .small_button("Import…")
+                .on_hover_text("Merge a colleague's bundle (you see what changes first)")
+                .clicked()
         {
             commands.push(Command::ImportBundleDialog);
         }

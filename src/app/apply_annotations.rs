@@ -178,10 +178,7 @@ impl TesseraApp {
             Ok(list) => self
                 .annotations
                 .set_annotations(&series_uid, list, loaded, &entry.info),
-            Err(e) => {
-                let message = format!("cannot read the annotations: {e}");
-                self.report_problem(message);
-            }
+            Err(e) => self.project_error("cannot read the annotations", e),
         }
         self.refresh_history();
     }
@@ -208,7 +205,7 @@ impl TesseraApp {
                     })
                     .collect();
             }
-            Err(e) => self.report_problem(format!("cannot read the history: {e}")),
+            Err(e) => self.project_error("cannot read the history", e),
         }
     }
 
@@ -230,7 +227,7 @@ impl TesseraApp {
                 self.annotations.selected = select;
                 self.refresh_annotations();
             }
-            Err(e) => self.report_problem(format!("the edit was not saved: {e}")),
+            Err(e) => self.project_error("the edit was not saved", e),
         }
     }
 
@@ -304,11 +301,29 @@ impl TesseraApp {
                 let what = if undo { "undo" } else { "redo" };
                 self.status.note = Some(format!("Nothing of yours to {what}"));
             }
-            Err(e) => self.report_problem(format!(
-                "cannot {}: {e}",
-                if undo { "undo" } else { "redo" }
-            )),
+            Err(e) => self.project_error(if undo { "cannot undo" } else { "cannot redo" }, e),
         }
+    }
+
+    /// Reports a project error once; a session locked after sitting idle asks for the
+    /// passphrase again (the file is untouched; the unlock form reopens it).
+    pub(super) fn project_error(&mut self, context: &str, error: crate::project::ProjectError) {
+        if let crate::project::ProjectError::IdleLocked { idle_minutes } = error
+            && let Some(project) = self.project.take()
+        {
+            let path = project.path.clone();
+            let user = project.user.clone();
+            drop(project);
+            self.annotations.clear();
+            let mut form = ProjectForm::new(FormKind::Open, path);
+            form.user = user;
+            form.error = Some(format!(
+                "Locked after {idle_minutes} minutes idle: enter your passphrase to go on"
+            ));
+            self.project_form = Some(form);
+            return;
+        }
+        self.report_problem(format!("{context}: {error}"));
     }
 
     /// Scrolls every viewport showing the annotation's plane to it.

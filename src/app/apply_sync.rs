@@ -81,7 +81,7 @@ impl TesseraApp {
                         self.refresh_annotations();
                         self.refresh_conflicts();
                     }
-                    Err(e) => self.report_problem(format!("cannot resolve: {e}")),
+                    Err(e) => self.project_error("cannot resolve", e),
                 }
             }
             Command::EditSharedFile => {
@@ -152,7 +152,7 @@ impl TesseraApp {
         };
         match project.session.conflicts() {
             Ok(list) => self.conflicts = list,
-            Err(e) => self.report_problem(format!("cannot list conflicts: {e}")),
+            Err(e) => self.project_error("cannot list conflicts", e),
         }
     }
 }

@@ -476,3 +476,29 @@ fn shared_files_open_read_only_and_bundles_merge_with_their_conflicts()
     assert_eq!(count(&harness, Kind::Ruler), 2);
     Ok(())
 }
+
+#[test]
+fn an_idle_locked_session_asks_for_the_passphrase_again() -> Result<(), Box<dyn std::error::Error>>
+{
+    let dir = tempfile::tempdir()?;
+    let study = dir.path().join("study");
+    write_demo_study_with(&study, &DemoSpec::SMALL, |_| {})?;
+    let project = dir.path().join("idle.tessera");
+    let mut harness = app_with_new_project(&study, &project);
+    harness
+        .state_mut()
+        .project_session()
+        .unwrap()
+        .set_idle_lock(Duration::from_millis(1));
+    std::thread::sleep(Duration::from_millis(20));
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    harness.run();
+    let error = harness
+        .state()
+        .project_form_error()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(error.starts_with("Locked after"), "{error:?}");
+    harness.get_by_label("Unlock");
+    Ok(())
+}
