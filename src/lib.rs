@@ -3,7 +3,9 @@
 //! Codemap, in data-flow order:
 //! - [`about`]: version, git commit, versions of the loaded OpenSlide and SQLite.
 //! - [`imaging`]: DICOM files -> series -> volumes -> slice images (headless).
+//! - [`annotate`]: annotation geometry and measurements (headless).
 //! - [`project`]: the encrypted `.tessera` file: keys, signed history, audit log.
+//! - [`review`]: clinical QA: agreement between readers.
 //! - [`cli`]: the command-line interface (`tessera hash|info|bench|demo`).
 //! - [`recent`]: the recently opened studies (user config folder).
 //! - [`app`]: the egui/eframe user interface, the only module that touches egui.
@@ -15,6 +17,7 @@ pub mod cli;
 pub mod imaging;
 pub mod project;
 pub mod recent;
+pub mod review;
 
 /// The version and commit, known at compile time (see [`about::About`] for the full report).
 pub use about::VERSION_LINE;
