@@ -4,6 +4,7 @@
 //! - [`about`]: version, git commit, versions of the loaded OpenSlide and SQLite.
 //! - [`imaging`]: DICOM files -> series -> volumes -> slice images (headless).
 //! - [`project`]: the encrypted `.tessera` file: keys, signed history, audit log.
+//! - [`interop`]: labels out and in: NIfTI, DICOM SEG and SR (TID 1500), CSV.
 //! - [`cli`]: the command-line interface (`tessera hash|info|bench|demo`).
 //! - [`recent`]: the recently opened studies (user config folder).
 //! - [`app`]: the egui/eframe user interface, the only module that touches egui.
@@ -13,6 +14,7 @@ pub mod annotate;
 pub mod app;
 pub mod cli;
 pub mod imaging;
+pub mod interop;
 pub mod project;
 pub mod recent;
 
