@@ -12,7 +12,9 @@
 //! imports egui, never modifies a source file, and never logs labels, UIDs or
 //! patient names (the files it writes carry them, as the formats require).
 
+mod dicom;
 pub mod nifti;
+pub mod seg;
 mod source;
 
 use std::time::{SystemTime, UNIX_EPOCH};

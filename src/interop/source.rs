@@ -172,6 +172,45 @@ pub fn viewer_order_key(orientation: &[f64; 6], p: [f64; 3]) -> f64 {
     sign * (p[0] * normal[0] + p[1] * normal[1] + p[2] * normal[2])
 }
 
+/// A source series for unit tests: one CT slice per `k` of `grid`.
+#[cfg(test)]
+pub(crate) fn synthetic(grid: &VolumeGrid) -> SourceSeries {
+    let a = grid.axes;
+    SourceSeries {
+        patient: PatientIdentity {
+            id: "P1".into(),
+            name: "Test^Patient".into(),
+        },
+        patient_birth_date: BirthDate(String::new()),
+        patient_sex: "O".into(),
+        study_instance_uid: "1.2.826.0.1.3680043.10.1".into(),
+        study_date: "20260101".into(),
+        study_time: "120000".into(),
+        study_id: "1".into(),
+        accession_number: String::new(),
+        referring_physician: String::new(),
+        series_instance_uid: "1.2.826.0.1.3680043.10.2".into(),
+        modality: "CT".into(),
+        frame_of_reference_uid: Some("1.2.826.0.1.3680043.10.3".into()),
+        position_reference_indicator: String::new(),
+        rows: grid.dims[1] as u32,
+        columns: grid.dims[0] as u32,
+        orientation: [a[0][0], a[0][1], a[0][2], a[1][0], a[1][1], a[1][2]],
+        pixel_spacing_mm: [grid.spacing_mm[1], grid.spacing_mm[0]],
+        slice_thickness_mm: Some(grid.spacing_mm[2]),
+        slices: (0..grid.dims[2])
+            .map(|k| SourceSlice {
+                sop_class_uid: "1.2.840.10008.5.1.4.1.1.2".into(),
+                sop_instance_uid: format!("1.2.826.0.1.3680043.10.4.{}", k + 1),
+                frame: None,
+                position_mm: grid.world([0.0, 0.0, k as f64]),
+                stack_index: k,
+            })
+            .collect(),
+        grid: grid.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 //! part when the validator is absent (`scripts/setup.sh` installs them), never fakes it.
 
 mod nifti;
+mod seg;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -231,4 +232,79 @@ pub fn load(dir: &Path) -> (SourceSeries, Volume) {
 
 pub fn close3(a: [f64; 3], b: [f64; 3], tolerance: f64) -> bool {
     (0..3).all(|n| (a[n] - b[n]).abs() <= tolerance)
+}
+
+/// Runs dciodvfy (dicom3tools) on `path`: `Ok` with every line it printed, or `Err`
+/// saying why it could not run.
+pub fn dciodvfy(path: &Path) -> Result<Vec<String>, String> {
+    let out = Command::new("dciodvfy").arg(path).output().map_err(|e| {
+        format!("dciodvfy not found ({e}); Debian package dicom3tools, scripts/setup.sh")
+    })?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(text.lines().map(str::to_owned).collect())
+}
+
+/// Asserts dciodvfy reports no error for `path` (or says why it was not run), and
+/// prints what it said past the harness capture.
+pub fn assert_dciodvfy_clean(test: &str, path: &Path) {
+    match dciodvfy(path) {
+        Err(why) => skip(test, &why),
+        Ok(lines) => {
+            let errors: Vec<&String> = lines.iter().filter(|l| l.starts_with("Error")).collect();
+            let _ = writeln!(
+                std::io::stderr(),
+                "dciodvfy {test}: {} lines, {} errors, {} warnings",
+                lines.len(),
+                errors.len(),
+                lines.iter().filter(|l| l.starts_with("Warning")).count()
+            );
+            if std::env::var_os("TESSERA_SHOW_VALIDATORS").is_some() {
+                let _ = writeln!(std::io::stderr(), "{}", lines.join("\n"));
+            }
+            assert!(errors.is_empty(), "dciodvfy {test}:\n{}", lines.join("\n"));
+        }
+    }
+}
+
+/// Patient points (LPS mm) of every voxel with value `value`, sorted.
+pub fn points_of(labels: &tessera::interop::LabelVolume, value: u8) -> Vec<[f64; 3]> {
+    let [ni, nj, _] = labels.grid.dims;
+    let mut points: Vec<[f64; 3]> = labels
+        .voxels
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| **v == value)
+        .map(|(n, _)| {
+            labels.grid.world([
+                (n % ni) as f64,
+                (n / ni % nj) as f64,
+                (n / (ni * nj)) as f64,
+            ])
+        })
+        .collect();
+    sort_points(&mut points);
+    points
+}
+
+pub fn sort_points(points: &mut [[f64; 3]]) {
+    points.sort_by(|a, b| {
+        let key = |p: &[f64; 3]| p.map(|x| (x * 100.0).round() as i64);
+        key(a).cmp(&key(b))
+    });
+}
+
+/// JSON `[[x, y, z], …]` as points.
+pub fn json_points(v: &serde_json::Value) -> Vec<[f64; 3]> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let p = p.as_array().unwrap();
+            [0, 1, 2].map(|n| p[n].as_f64().unwrap())
+        })
+        .collect()
 }
