@@ -61,6 +61,22 @@ pub fn ul(tag: Tag, values: &[u32]) -> InMemElement {
     )
 }
 
+pub fn fl(tag: Tag, values: &[f32]) -> InMemElement {
+    DataElement::new(
+        tag,
+        VR::FL,
+        PrimitiveValue::F32(values.iter().copied().collect()),
+    )
+}
+
+pub fn fd(tag: Tag, values: &[f64]) -> InMemElement {
+    DataElement::new(
+        tag,
+        VR::FD,
+        PrimitiveValue::F64(values.iter().copied().collect()),
+    )
+}
+
 pub fn at(tag: Tag, value: Tag) -> InMemElement {
     DataElement::new(
         tag,

@@ -14,11 +14,14 @@
 
 mod dicom;
 pub mod nifti;
+mod placement;
 pub mod seg;
 mod source;
+pub mod sr;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub use placement::{Measured, NotPlaced, Placement, measurements};
 pub use source::{SourceSeries, SourceSlice};
 
 use crate::imaging::mpr::VolumeGrid;
@@ -313,6 +316,8 @@ pub enum InteropError {
     Unsupported(String),
     #[error("the label volume is empty: nothing to export")]
     Empty,
+    #[error("no measurement to report: {0}")]
+    NoMeasurements(String),
     #[error("does not fit the source series: {0}")]
     Geometry(String),
     #[error("cannot read {what}: {reason}: {path}")]

@@ -127,6 +127,21 @@ impl ImageVolume {
     }
 }
 
+impl ImageVolume {
+    /// The value of voxel `[i, j, k]`, `None` outside the grid.
+    pub fn value(&self, v: [usize; 3]) -> Option<f64> {
+        let [ni, nj, nk] = self.grid.dims;
+        if v[0] >= ni || v[1] >= nj || v[2] >= nk {
+            return None;
+        }
+        let n = (v[2] * nj + v[1]) * ni + v[0];
+        match &self.voxels {
+            ImageVoxels::I16(x) => x.get(n).map(|x| f64::from(*x)),
+            ImageVoxels::F32(x) => x.get(n).map(|x| f64::from(*x)),
+        }
+    }
+}
+
 /// The voxel → RAS (mm) affine of a grid, rows of a 4×4 matrix.
 pub fn ras_from_voxel(grid: &VolumeGrid) -> [[f64; 4]; 4] {
     let mut m = [[0.0; 4]; 4];

@@ -5,6 +5,7 @@
 
 mod nifti;
 mod seg;
+mod sr;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
