@@ -12,9 +12,11 @@
 //! imports egui, never modifies a source file, and never logs labels, UIDs or
 //! patient names (the files it writes carry them, as the formats require).
 
+pub mod csv;
 mod dicom;
 pub mod nifti;
 mod placement;
+mod rasterise;
 pub mod seg;
 mod source;
 pub mod sr;
@@ -22,6 +24,7 @@ pub mod sr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use placement::{Measured, NotPlaced, Placement, measurements};
+pub use rasterise::from_annotations;
 pub use source::{SourceSeries, SourceSlice};
 
 use crate::imaging::mpr::VolumeGrid;
