@@ -24,6 +24,19 @@ pub fn cut(text: &str, max: usize) -> String {
     text.trim().chars().take(max).collect()
 }
 
+/// A user name as a Person Name (PN): kept when it already has components, else
+/// the family-name component (`alice` → `alice^`, which validators do not take for the
+/// retired free-form name); backslashes (the value separator) dropped; at most 64.
+pub fn person_name(name: &str) -> String {
+    let name: String = name.trim().chars().filter(|c| *c != '\\').collect();
+    let name = if name.contains('^') || name.is_empty() {
+        name
+    } else {
+        format!("{name}^")
+    };
+    cut(&name, 64)
+}
+
 /// One code sequence item. Codes longer than 16 characters go to LongCodeValue.
 pub fn code_item(code: &Code) -> DatasetBuilder {
     let b = DatasetBuilder::new();

@@ -26,7 +26,7 @@ use super::dicom::{self, code_seq, cut};
 use super::{Algorithm, Authoring, InteropError, LabelVolume, SourceSeries};
 use crate::imaging::writer::DatasetBuilder;
 
-pub use read::{SegImport, read};
+pub use read::{SegImport, read, referenced_series};
 
 /// DCM 121322 "Source image for image processing operation".
 fn purpose_source() -> super::Code {
@@ -272,7 +272,11 @@ fn build(
             VR::LO,
             &cut(&who.series_description, 64),
         )
-        .text(tags::CONTENT_CREATOR_NAME, VR::PN, &cut(&who.creator, 64))
+        .text(
+            tags::CONTENT_CREATOR_NAME,
+            VR::PN,
+            &dicom::person_name(&who.creator),
+        )
         .text(tags::SEGMENTATION_TYPE, VR::CS, "BINARY")
         .text(tags::LOSSY_IMAGE_COMPRESSION, VR::CS, "00")
         .sequence(tags::SEGMENT_SEQUENCE, segment_items)

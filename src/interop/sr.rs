@@ -26,7 +26,7 @@ use std::path::Path;
 use dicom_core::VR;
 use dicom_dictionary_std::{tags, uids};
 
-use super::dicom::{self, code_item, cut};
+use super::dicom::{self, code_item};
 use super::nifti::ImageVolume;
 use super::placement::{Measured, NotPlaced, Placement, measurements};
 use super::{Authoring, Code, InteropError, SourceSeries};
@@ -139,7 +139,7 @@ pub fn write(
             "PNAME",
             &Code::new("DCM", "121008", "Person Observer Name"),
         )
-        .text(tags::PERSON_NAME, VR::PN, &cut(&who.creator, 64)),
+        .text(tags::PERSON_NAME, VR::PN, &dicom::person_name(&who.creator)),
         code_content(
             "HAS CONCEPT MOD",
             &Code::new("DCM", "121058", "Procedure reported"),

@@ -225,6 +225,14 @@ pub fn read(path: &Path, align: Option<&SourceSeries>) -> Result<SegImport, Inte
     })
 }
 
+/// The series a SEG says it was derived from (its ReferencedSeriesSequence).
+pub fn referenced_series(obj: &InMemDicomObject) -> Vec<String> {
+    items(obj, tags::REFERENCED_SERIES_SEQUENCE)
+        .iter()
+        .filter_map(|i| text(i, tags::SERIES_INSTANCE_UID))
+        .collect()
+}
+
 /// The series UID a frame's derivation names, if it names one (it rarely does).
 fn source_series_of_frame(frame: &InMemDicomObject) -> Option<String> {
     let derivation = first_item(frame, tags::DERIVATION_IMAGE_SEQUENCE)?;

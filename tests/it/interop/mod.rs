@@ -3,6 +3,7 @@
 //! DICOM series. A test that needs an external validator prints why it skips that
 //! part when the validator is absent (`scripts/setup.sh` installs them), never fakes it.
 
+mod cli;
 mod nifti;
 mod seg;
 mod sr;
