@@ -80,45 +80,56 @@ impl ImageVolume {
                 "the loaded volume does not match the source series".into(),
             ));
         }
-        let mut values = Vec::with_capacity(n);
-        let mut integral = true;
-        for slice in &source.slices {
-            let k = slice.stack_index;
-            let lut = volume.modality_lut.get(k).copied().unwrap_or_default();
-            let start = k * per_slice;
-            let range = start..start + per_slice;
-            let stored: Vec<f64> = match &volume.voxels {
-                Samples::U8(v) => v
-                    .get(range)
-                    .map(|s| s.iter().map(|x| f64::from(*x)).collect()),
-                Samples::I8(v) => v
-                    .get(range)
-                    .map(|s| s.iter().map(|x| f64::from(*x)).collect()),
-                Samples::U16(v) => v
-                    .get(range)
-                    .map(|s| s.iter().map(|x| f64::from(*x)).collect()),
-                Samples::I16(v) => v
-                    .get(range)
-                    .map(|s| s.iter().map(|x| f64::from(*x)).collect()),
-                Samples::U32(v) => v
-                    .get(range)
-                    .map(|s| s.iter().map(|x| f64::from(*x)).collect()),
-                Samples::I32(v) => v
-                    .get(range)
-                    .map(|s| s.iter().map(|x| f64::from(*x)).collect()),
+        // The stored value at `n` of slice `k` (stack order), as f64.
+        let stored = |k: usize, n: usize| -> Option<f64> {
+            let at = k.checked_mul(per_slice)?.checked_add(n)?;
+            match &volume.voxels {
+                Samples::U8(v) => v.get(at).map(|x| f64::from(*x)),
+                Samples::I8(v) => v.get(at).map(|x| f64::from(*x)),
+                Samples::U16(v) => v.get(at).map(|x| f64::from(*x)),
+                Samples::I16(v) => v.get(at).map(|x| f64::from(*x)),
+                Samples::U32(v) => v.get(at).map(|x| f64::from(*x)),
+                Samples::I32(v) => v.get(at).map(|x| f64::from(*x)),
             }
-            .ok_or_else(|| InteropError::Geometry("the loaded volume is too short".into()))?;
-            for s in stored {
-                let v = s * lut.slope + lut.intercept;
-                integral &=
-                    v == v.trunc() && (f64::from(i16::MIN)..=f64::from(i16::MAX)).contains(&v);
-                values.push(v);
+        };
+        let modality = |slice: &super::SourceSlice, n: usize| -> Result<f64, InteropError> {
+            let lut = volume
+                .modality_lut
+                .get(slice.stack_index)
+                .copied()
+                .unwrap_or_default();
+            let s = stored(slice.stack_index, n)
+                .ok_or_else(|| InteropError::Geometry("the loaded volume is too short".into()))?;
+            Ok(s * lut.slope + lut.intercept)
+        };
+        // One pass to decide the type (no full-size f64 copy), one to fill it.
+        let range = f64::from(i16::MIN)..=f64::from(i16::MAX);
+        let mut integral = true;
+        'check: for slice in &source.slices {
+            for n in 0..per_slice {
+                let v = modality(slice, n)?;
+                if v != v.trunc() || !range.contains(&v) {
+                    integral = false;
+                    break 'check;
+                }
             }
         }
         let voxels = if integral {
-            ImageVoxels::I16(values.iter().map(|v| *v as i16).collect())
+            let mut out = Vec::with_capacity(n);
+            for slice in &source.slices {
+                for p in 0..per_slice {
+                    out.push(modality(slice, p)? as i16);
+                }
+            }
+            ImageVoxels::I16(out)
         } else {
-            ImageVoxels::F32(values.iter().map(|v| *v as f32).collect())
+            let mut out = Vec::with_capacity(n);
+            for slice in &source.slices {
+                for p in 0..per_slice {
+                    out.push(modality(slice, p)? as f32);
+                }
+            }
+            ImageVoxels::F32(out)
         };
         Ok(ImageVolume {
             grid: source.grid.clone(),

@@ -131,3 +131,30 @@ fn label_maps_and_images_land_where_dicom_puts_them() {
         }
     }
 }
+
+#[test]
+fn fractional_rescale_is_written_as_float32() {
+    let dir = tempfile::tempdir().unwrap();
+    for k in 0..3 {
+        let mut spec =
+            tessera::imaging::writer::SliceSpec::axial_ct("float-nifti", k + 1, k as f64 * 2.0);
+        spec.rows = 4;
+        spec.columns = 5;
+        spec.rescale_slope = 0.5;
+        let pixels: Vec<i16> = (0..20).map(|n| n as i16 + 10 * k as i16).collect();
+        spec.write(&dir.path().join(format!("{k}.dcm")), &pixels)
+            .unwrap();
+    }
+    let (source, volume) = load(dir.path());
+    let image = ImageVolume::from_volume(&volume, &source).unwrap();
+    let ImageVoxels::F32(values) = &image.voxels else {
+        panic!("a slope of 0.5 gives non-integer values");
+    };
+    // Viewer order is superior first: slice k = 2 (z = 4 mm) comes first.
+    assert_eq!(values[1], (1.0 + 20.0) * 0.5 - 1024.0);
+    let path = dir.path().join("image.nii.gz");
+    nifti::write_image(&path, &image).unwrap();
+    let back = nifti::read(&path).unwrap();
+    assert_eq!(back.datatype, 16);
+    assert_eq!(back.data.len(), 4 * 60);
+}
