@@ -187,7 +187,14 @@ pub fn read(path: &Path, align: Option<&SourceSeries>) -> Result<SegImport, Inte
         None => own_grid(obj, rows, columns, orientation, pixel_spacing, &placed)
             .map_err(|reason| bad(path, reason))?,
     };
-    voxel_count(&grid)?;
+    // A few small frames far apart must not size a huge volume: at most 2^30 voxels.
+    if voxel_count(&grid)? > 1 << 30 {
+        let [a, b, c] = grid.dims;
+        return Err(bad(
+            path,
+            format!("its frames span a {a}×{b}×{c} grid, too large to import"),
+        ));
+    }
     let mut labels = LabelVolume::new(grid, segments)?;
     let plane = rows * columns;
     let mut overlapping = 0u64;
