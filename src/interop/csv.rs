@@ -310,4 +310,40 @@ mod tests {
         assert_eq!(records[2][col("uncoded")], "true");
         assert_eq!(records[2][col("scheme")], "");
     }
+
+    #[test]
+    fn segments_report_their_volume_in_millilitres() {
+        let grid = crate::imaging::mpr::VolumeGrid::from_slices(
+            4,
+            4,
+            [1.0, 0.0, 0.0, 0.0, 1.0, 0.0],
+            [0.5, 2.0],
+            &[[0.0; 3], [0.0, 0.0, 2.5]],
+        );
+        let segment = crate::interop::SegmentInfo {
+            number: 3,
+            label: "liver".into(),
+            colour: [1, 2, 3],
+            category: Code::default_category(),
+            type_: Code::new("SCT", "10200004", "Liver"),
+            anatomic_region: None,
+            algorithm: crate::interop::Algorithm::Manual,
+        };
+        let mut labels = LabelVolume::new(grid, vec![segment]).unwrap();
+        labels.voxels[..10].fill(3);
+        let ctx = RowContext {
+            case: "c",
+            study_uid: "",
+            reader: "bob",
+            status: "unreviewed",
+        };
+        let rows = segment_rows(&labels, "1.2", &ctx);
+        assert_eq!(rows.len(), 1);
+        // 10 voxels of 2 × 0.5 × 2.5 mm = 25 mm³ = 0.025 mL.
+        assert!((rows[0].value.unwrap() - 0.025).abs() < 1e-12);
+        assert_eq!(
+            (rows[0].unit.as_str(), rows[0].annotation.as_str()),
+            ("mL", "segment 3")
+        );
+    }
 }
