@@ -13,9 +13,11 @@ RUN_PKGS="libopenslide0 libvulkan1 mesa-vulkan-drivers libegl1 libegl-mesa0 libg
   libwayland-client0 libwayland-cursor0 libwayland-egl1 libfontconfig1 libdbus-1-3 fonts-dejavu-core"
 # Headless runs and GUI smoke tests: virtual X server, input driver, screenshots.
 HEADLESS_PKGS="xvfb xauth xdotool x11-utils imagemagick"
-# Tools the test-suite uses as independent readers of what Tessera writes, and the
-# freedesktop validators for the desktop entry and metainfo (tests/it/packaging.rs).
-TEST_PKGS="dcmtk desktop-file-utils appstream"
+# Tools the test-suite uses as independent readers of what Tessera writes (dcmtk;
+# dicom3tools' dciodvfy validates the DICOM SEG and SR exports), the freedesktop
+# validators for the desktop entry and metainfo (tests/it/packaging.rs), and Python's
+# venv for the test readers below.
+TEST_PKGS="dcmtk dicom3tools desktop-file-utils appstream python3-venv"
 
 need=()
 if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
@@ -33,6 +35,21 @@ else
   echo "[setup] this script knows Debian/Ubuntu (apt-get) only." >&2
   echo "[setup] install by hand: a C/C++ compiler, cmake, pkg-config, libclang, OpenSlide (dev), Vulkan or GL drivers, Xvfb" >&2
   exit 1
+fi
+
+# Python readers the interop tests check exports with (tests/it/interop): highdicom
+# (DICOM SEG and SR) and nibabel (NIfTI), in a virtual environment under target/ that
+# the tests find. Skipped quickly when they import; a failed install only warns (the
+# tests then say they skip those checks).
+PYVENV="${TESSERA_PYVENV:-$(dirname "$0")/../target/pyvenv}"
+PY_PKGS="highdicom==0.28.2 nibabel==5.4.2"
+if ! "$PYVENV/bin/python" -c "import highdicom, nibabel" >/dev/null 2>&1; then
+  echo "[setup] installing Python test readers into $PYVENV: $PY_PKGS"
+  if python3 -m venv "$PYVENV" && "$PYVENV/bin/pip" install -q $PY_PKGS; then
+    :
+  else
+    echo "[setup] warning: could not install $PY_PKGS; the interop tests will skip those checks" >&2
+  fi
 fi
 
 # Rust: eframe/egui 0.37 need rustc >= 1.95 (Debian's rustc is older), so use rustup.

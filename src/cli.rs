@@ -20,6 +20,7 @@ use crate::imaging::pixels::{self, DecodeError};
 mod bench;
 mod docs;
 mod info;
+mod labels_io;
 pub mod project;
 
 /// Tessera: annotate DICOM series and whole-slide images offline.
@@ -76,7 +77,7 @@ enum Command {
         #[command(subcommand)]
         what: project::UserCommand,
     },
-    /// Import and export annotations as labels JSON.
+    /// Import and export annotations: labels JSON, DICOM SEG/SR, NIfTI, CSV.
     Labels {
         #[command(subcommand)]
         what: project::LabelsCommand,

@@ -5,6 +5,7 @@
 //! - [`imaging`]: DICOM files -> series -> volumes -> slice images (headless).
 //! - [`annotate`]: annotation geometry and measurements (headless).
 //! - [`project`]: the encrypted `.tessera` file: keys, signed history, audit log.
+//! - [`interop`]: labels out and in: NIfTI, DICOM SEG and SR (TID 1500), CSV.
 //! - [`review`]: clinical QA: agreement between readers.
 //! - [`cli`]: the command-line interface (`tessera hash|info|bench|demo`).
 //! - [`recent`]: the recently opened studies (user config folder).
@@ -15,6 +16,7 @@ pub mod annotate;
 pub mod app;
 pub mod cli;
 pub mod imaging;
+pub mod interop;
 pub mod project;
 pub mod recent;
 pub mod review;

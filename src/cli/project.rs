@@ -1,5 +1,6 @@
 //! Command-line contracts for project files: `project init`, `user add|passwd|remove|list`,
-//! `labels import|export`, `history`, `verify`, `audit`.
+//! `labels import|export` (labels JSON here; the interop formats in `labels_io`),
+//! `history`, `verify`, `audit`.
 //!
 //! Owns argument shapes and output formats only; all work happens in [`crate::project`].
 //! The acting user comes from `--user` or `TESSERA_USER`; passphrases from
@@ -15,6 +16,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 use zeroize::Zeroizing;
 
+use super::labels_io;
 use crate::project::model::{Annotation, AnnotationBody, Edit, ImageRef, Kind, Label};
 use crate::project::{
     self, Id, KdfChoice, KdfParams, Project, ProjectError, Role, Session, VerifyOnOpen, labels,
@@ -102,16 +104,44 @@ pub enum UserCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum LabelsCommand {
-    /// Import annotations from a labels JSON file (docs/labels-json.md); each becomes an event.
+    /// Import annotations from a labels JSON file (docs/labels-json.md); each becomes an
+    /// event. With --format: a DICOM SEG (read and checked; stored once projects hold
+    /// label maps) or QuPath GeoJSON (not yet).
     Import {
         file: PathBuf,
+        /// The labels JSON file, or the file of --format.
+        #[arg(value_name = "PATH")]
         json: PathBuf,
+        #[arg(long, value_enum)]
+        format: Option<labels_io::ImportFormat>,
+        /// The DICOM folder of the SEG's source series (aligns it voxel for voxel).
+        #[arg(long, value_name = "DIR")]
+        study: Option<PathBuf>,
         #[command(flatten)]
         who: UserArg,
     },
-    /// Print the current annotations (decrypted) as labels JSON.
+    /// Print the current annotations (decrypted) as labels JSON, or write them with
+    /// --format as DICOM SEG, DICOM SR (TID 1500), NIfTI, CSV (GeoJSON: not yet).
     Export {
         file: PathBuf,
+        #[arg(long, value_enum)]
+        format: Option<labels_io::ExportFormat>,
+        /// The file to write (required with --format; labels JSON: default stdout).
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
+        /// Only annotations of this case: a StudyInstanceUID (with --study) or a
+        /// SeriesInstanceUID.
+        #[arg(long, value_name = "CASE")]
+        case: Option<String>,
+        /// Only reviewed annotations (refused while projects have no review state).
+        #[arg(long)]
+        reviewed_only: bool,
+        /// The DICOM folder holding the annotated series (seg, sr, nifti; csv for HU).
+        #[arg(long, value_name = "DIR")]
+        study: Option<PathBuf>,
+        /// nifti: also write the source image volume (FILE_image.nii.gz).
+        #[arg(long)]
+        with_image: bool,
         #[command(flatten)]
         who: UserArg,
     },
@@ -251,7 +281,7 @@ fn kdf_choice() -> KdfChoice {
     }
 }
 
-fn unlock(file: &Path, who: &UserArg, check: VerifyOnOpen) -> anyhow::Result<Session> {
+pub(super) fn unlock(file: &Path, who: &UserArg, check: VerifyOnOpen) -> anyhow::Result<Session> {
     let project = Project::open(file)?;
     let pass = secret_from(
         "TESSERA_PASSPHRASE",
@@ -331,7 +361,37 @@ pub fn run_user(cmd: UserCommand) -> anyhow::Result<ExitCode> {
 
 pub fn run_labels(cmd: LabelsCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        LabelsCommand::Import { file, json, who } => {
+        LabelsCommand::Import {
+            file,
+            json,
+            format: Some(format),
+            study,
+            who,
+        } => return labels_io::import(&file, &json, format, study.as_deref(), &who),
+        LabelsCommand::Export {
+            file,
+            format: Some(format),
+            out,
+            case,
+            reviewed_only,
+            study,
+            with_image,
+            who,
+        } => {
+            let request = labels_io::ExportRequest {
+                file,
+                format,
+                out,
+                case,
+                reviewed_only,
+                study,
+                with_image,
+            };
+            return labels_io::export(request, &who);
+        }
+        LabelsCommand::Import {
+            file, json, who, ..
+        } => {
             let text = std::fs::read_to_string(&json)
                 .with_context(|| format!("cannot read {}", json.display()))?;
             let doc = match labels::parse(&text) {
@@ -352,12 +412,36 @@ pub fn run_labels(cmd: LabelsCommand) -> anyhow::Result<ExitCode> {
                 doc.annotations.len()
             );
         }
-        LabelsCommand::Export { file, who } => {
+        LabelsCommand::Export {
+            file,
+            out,
+            case,
+            reviewed_only,
+            who,
+            ..
+        } => {
+            anyhow::ensure!(
+                !reviewed_only,
+                "--reviewed-only: this project has no review state yet (the review workflow is not built); leave it out to export every annotation"
+            );
+            anyhow::ensure!(
+                case.is_none(),
+                "--case needs --format (labels JSON exports every annotation)"
+            );
             let mut s = unlock(&file, &who, VerifyOnOpen::Yes)?;
             let doc = s.export_labels()?;
-            let mut out = std::io::stdout().lock();
-            serde_json::to_writer_pretty(&mut out, &doc)?;
-            writeln!(out)?;
+            match out {
+                Some(path) => {
+                    let text = serde_json::to_string_pretty(&doc)? + "\n";
+                    std::fs::write(&path, text)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                }
+                None => {
+                    let mut out = std::io::stdout().lock();
+                    serde_json::to_writer_pretty(&mut out, &doc)?;
+                    writeln!(out)?;
+                }
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -11,6 +11,7 @@ use dicom_core::value::{DataSetSequence, PrimitiveValue, Value};
 use dicom_core::{DataElement, Length, VR};
 use dicom_dictionary_std::{tags, uids};
 use dicom_object::InMemDicomObject;
+use dicom_object::mem::InMemElement;
 use dicom_object::meta::FileMetaTableBuilder;
 use sha2::{Digest, Sha256};
 
@@ -116,6 +117,12 @@ impl DatasetBuilder {
     pub fn us(mut self, tag: Tag, value: u16) -> Self {
         self.object
             .put(DataElement::new(tag, VR::US, PrimitiveValue::from(value)));
+        self
+    }
+
+    /// Any element (for value representations the helpers here do not cover).
+    pub fn element(mut self, element: InMemElement) -> Self {
+        self.object.put(element);
         self
     }
 

@@ -5,6 +5,7 @@
 mod cli;
 mod corpus;
 mod geometry;
+mod interop;
 mod layering;
 mod measure;
 mod packaging;

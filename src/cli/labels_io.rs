@@ -1,0 +1,383 @@
+//! `tessera labels export FILE --format seg|sr|nifti|geojson|csv --out PATH [--case CASE]
+//! [--reviewed-only] [--study DIR] [--with-image]` and `tessera labels import FILE PATH
+//! --format seg|geojson [--study DIR]`: the interop formats on the command line.
+//!
+//! Owns argument handling, finding the annotated series under `--study`, and the
+//! one-line summaries; the formats are [`crate::interop`]. Prints counts and paths,
+//! never labels, UIDs or patient names.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::{Context, bail};
+use clap::ValueEnum;
+
+use super::project::{UserArg, unlock};
+use crate::imaging::discovery::{self, Stack};
+use crate::imaging::volume::{self, LoadOptions};
+use crate::interop::nifti::{self, ImageVolume};
+use crate::interop::{self, Authoring, SourceSeries, csv, seg, sr};
+use crate::project::audit::{Action, Outcome};
+use crate::project::model::{Annotation, ImageRef};
+use crate::project::{Id, Session, VerifyOnOpen};
+
+/// Export formats besides labels JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// DICOM Segmentation of the area annotations (needs --study).
+    Seg,
+    /// DICOM SR TID 1500 measurement report (needs --study).
+    Sr,
+    /// NIfTI label map (.nii.gz) + ITK-SNAP label description (needs --study).
+    Nifti,
+    /// QuPath GeoJSON (not yet: slide annotations are not built).
+    Geojson,
+    /// One row per measurement (HU statistics with --study).
+    Csv,
+}
+
+/// Import formats besides labels JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportFormat {
+    /// A DICOM SEG (read and checked; stored once projects hold label maps).
+    Seg,
+    /// QuPath GeoJSON (not yet: slide annotations are not built).
+    Geojson,
+}
+
+/// What `labels export` was asked for.
+#[derive(Debug)]
+pub struct ExportRequest {
+    pub file: PathBuf,
+    pub format: ExportFormat,
+    pub out: Option<PathBuf>,
+    pub case: Option<String>,
+    pub reviewed_only: bool,
+    pub study: Option<PathBuf>,
+    pub with_image: bool,
+}
+
+const NOT_YET_GEOJSON: &str = "not yet: QuPath GeoJSON needs slide annotations, which are not built (the whole-slide work brings them)";
+
+/// The annotated series, found under `--study`.
+struct Series {
+    source: SourceSeries,
+    stack: Stack,
+}
+
+/// `labels export` with a `--format`.
+pub fn export(req: ExportRequest, who: &UserArg) -> anyhow::Result<ExitCode> {
+    if req.format == ExportFormat::Geojson {
+        bail!(NOT_YET_GEOJSON);
+    }
+    if req.reviewed_only {
+        bail!(
+            "--reviewed-only: this project has no review state yet (the review workflow is not built), so nothing is marked reviewed; leave it out to export every annotation"
+        );
+    }
+    let Some(out) = req.out.as_deref() else {
+        bail!("--out PATH is required with --format");
+    };
+    let needs_geometry = matches!(
+        req.format,
+        ExportFormat::Seg | ExportFormat::Sr | ExportFormat::Nifti
+    );
+    if needs_geometry && req.study.is_none() {
+        bail!(
+            "--study DIR is required for this format: the DICOM folder of the annotated series (its geometry and UIDs)"
+        );
+    }
+    let mut s = unlock(&req.file, who, VerifyOnOpen::Yes)?;
+    let all = s.annotations()?;
+    let readers = readers(&mut s)?;
+
+    // The series under --study, by the annotations' series UIDs.
+    let series_uids: Vec<String> = {
+        let mut v: Vec<String> = all
+            .iter()
+            .filter_map(series_uid)
+            .map(str::to_owned)
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let found: BTreeMap<String, Series> = match &req.study {
+        Some(dir) => find_series(dir, &series_uids, &all)?,
+        None => BTreeMap::new(),
+    };
+    let study_of = |a: &Annotation| {
+        series_uid(a)
+            .and_then(|uid| found.get(uid))
+            .map(|s| s.source.study_instance_uid.clone())
+    };
+    let selected: Vec<Annotation> = all
+        .into_iter()
+        .filter(|a| match &req.case {
+            None => true,
+            Some(case) => {
+                series_uid(a) == Some(case.as_str()) || study_of(a).as_deref() == Some(case)
+            }
+        })
+        .collect();
+    if selected.is_empty() {
+        bail!(
+            "no annotations to export{}",
+            if req.case.is_some() {
+                " for this --case"
+            } else {
+                ""
+            }
+        );
+    }
+
+    let object = format!("labels export {:?}", req.format).to_lowercase();
+    match req.format {
+        ExportFormat::Csv => {
+            let mut images: HashMap<String, Option<ImageVolume>> = HashMap::new();
+            let mut rows = Vec::new();
+            for a in &selected {
+                let series = series_uid(a).and_then(|uid| found.get(uid));
+                let uid = series_uid(a).unwrap_or_default().to_owned();
+                if let (Some(series), false) = (series, images.contains_key(&uid)) {
+                    images.insert(uid.clone(), load_image(series).ok());
+                }
+                let image = images.get(&uid).and_then(Option::as_ref);
+                let study = study_of(a).unwrap_or_default();
+                let case = if study.is_empty() {
+                    uid.clone()
+                } else {
+                    study.clone()
+                };
+                let ctx = csv::RowContext {
+                    case: &case,
+                    study_uid: &study,
+                    reader: readers.get(&a.id).map_or("", String::as_str),
+                    status: "unreviewed",
+                };
+                rows.extend(csv::annotation_rows(
+                    a,
+                    &ctx,
+                    series.map(|s| &s.source),
+                    image,
+                ));
+            }
+            std::fs::write(out, csv::to_csv(&rows))
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            s.record(Action::LabelsExport, Outcome::Success, Some(&object))?;
+            println!(
+                "wrote {} rows for {} annotations to {}",
+                rows.len(),
+                selected.len(),
+                out.display()
+            );
+        }
+        ExportFormat::Seg | ExportFormat::Sr | ExportFormat::Nifti => {
+            let series = one_series(&selected, &found)?;
+            let (summary, skipped) = match req.format {
+                ExportFormat::Seg => {
+                    let (labels, skipped) = interop::from_annotations(&selected, &series.source)?;
+                    let who = Authoring::new(&who.user, "Tessera segmentation")?;
+                    let w = seg::write(out, &labels, &series.source, &who)?;
+                    (
+                        format!(
+                            "DICOM SEG with {} segments in {} frames",
+                            w.segments, w.frames
+                        ),
+                        skipped.len(),
+                    )
+                }
+                ExportFormat::Sr => {
+                    let image = load_image(series).ok();
+                    let who = Authoring::new(&who.user, "Tessera measurements")?;
+                    let w = sr::write(out, &selected, &series.source, image.as_ref(), &who)?;
+                    (
+                        format!("DICOM SR (TID 1500) with {} measurement groups", w.groups),
+                        w.skipped.len(),
+                    )
+                }
+                _ => {
+                    let (labels, skipped) = interop::from_annotations(&selected, &series.source)?;
+                    if labels.segments.is_empty() {
+                        return Err(interop::InteropError::Empty.into());
+                    }
+                    nifti::write_labels(out, &labels)?;
+                    let txt = sibling(out, "_labels.txt");
+                    nifti::write_label_description(&txt, &labels.segments)?;
+                    let mut what = format!(
+                        "NIfTI label map with {} labels (names and colours: {})",
+                        labels.segments.len(),
+                        txt.display()
+                    );
+                    if req.with_image {
+                        let image = load_image(series)?;
+                        let path = sibling(out, "_image.nii.gz");
+                        nifti::write_image(&path, &image)?;
+                        what.push_str(&format!("; image volume: {}", path.display()));
+                    }
+                    (what, skipped.len())
+                }
+            };
+            s.record(Action::LabelsExport, Outcome::Success, Some(&object))?;
+            println!("wrote {summary} to {}", out.display());
+            if skipped > 0 {
+                println!(
+                    "left out {skipped} annotations this format cannot hold (points, lines, angles, other images)"
+                );
+            }
+        }
+        ExportFormat::Geojson => bail!(NOT_YET_GEOJSON),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `labels import` with a `--format`.
+pub fn import(
+    file: &Path,
+    path: &Path,
+    format: ImportFormat,
+    study: Option<&Path>,
+    who: &UserArg,
+) -> anyhow::Result<ExitCode> {
+    match format {
+        ImportFormat::Geojson => bail!(NOT_YET_GEOJSON),
+        ImportFormat::Seg => {
+            // Check the project opens for this user before reading anything else.
+            let _session = unlock(file, who, VerifyOnOpen::Yes)?;
+            let source = match study {
+                None => None,
+                Some(dir) => {
+                    let header = crate::imaging::file::open(
+                        path,
+                        crate::imaging::file::ReadMode::HeaderOnly,
+                    )
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                    let referenced = crate::interop::seg::referenced_series(&header.object);
+                    let found = find_series(dir, &referenced, &[])?;
+                    found.into_values().next().map(|s| s.source)
+                }
+            };
+            let read = seg::read(path, source.as_ref())?;
+            let voxels: u64 = read.labels.histogram()[1..].iter().sum();
+            let [a, b, c] = read.labels.grid.dims;
+            bail!(
+                "not yet: projects cannot store label maps until the segmentation work lands; the SEG was read and checked ({} segments, {voxels} labelled voxels on a {a}×{b}×{c} grid{})",
+                read.labels.segments.len(),
+                if source.is_some() {
+                    ", aligned with the source series"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+}
+
+fn series_uid(a: &Annotation) -> Option<&str> {
+    match &a.body.image {
+        ImageRef::Dicom { series_uid, .. } => Some(series_uid),
+        ImageRef::Slide { .. } => None,
+    }
+}
+
+/// The author of each annotation's first event (who drew it).
+fn readers(s: &mut Session) -> anyhow::Result<HashMap<Id, String>> {
+    let mut out = HashMap::new();
+    for item in s.history()? {
+        out.entry(item.target).or_insert(item.author);
+    }
+    Ok(out)
+}
+
+/// Discovers `dir` and reads the stacks of the wanted series (the stack holding most
+/// of the annotated instances where a series has several).
+fn find_series(
+    dir: &Path,
+    wanted: &[String],
+    annotations: &[Annotation],
+) -> anyhow::Result<BTreeMap<String, Series>> {
+    let found = discovery::discover(&[dir.to_path_buf()]);
+    let mut out = BTreeMap::new();
+    for (_, _, series) in found.series() {
+        if !wanted.contains(&series.series_instance_uid) {
+            continue;
+        }
+        let sops: Vec<&str> = annotations
+            .iter()
+            .filter(|a| series_uid(a) == Some(series.series_instance_uid.as_str()))
+            .filter_map(|a| match &a.body.image {
+                ImageRef::Dicom {
+                    sop_uid: Some(s), ..
+                } => Some(s.as_str()),
+                _ => None,
+            })
+            .collect();
+        let Some(stack) = series.stacks.iter().max_by_key(|st| {
+            let hits = st
+                .slices
+                .iter()
+                .filter(|s| sops.contains(&s.instance.sop_instance_uid.as_str()))
+                .count();
+            (hits, st.slices.len())
+        }) else {
+            continue;
+        };
+        let source = SourceSeries::from_stack(stack)?;
+        out.insert(
+            series.series_instance_uid.clone(),
+            Series {
+                source,
+                stack: stack.clone(),
+            },
+        );
+    }
+    if out.is_empty() && !wanted.is_empty() {
+        bail!("none of the annotated series is under {}", dir.display());
+    }
+    Ok(out)
+}
+
+fn one_series<'a>(
+    selected: &[Annotation],
+    found: &'a BTreeMap<String, Series>,
+) -> anyhow::Result<&'a Series> {
+    let mut uids: Vec<&str> = selected.iter().filter_map(series_uid).collect();
+    uids.sort_unstable();
+    uids.dedup();
+    match uids.as_slice() {
+        [one] => found
+            .get(*one)
+            .ok_or_else(|| anyhow::anyhow!("the annotated series is not under --study")),
+        [] => bail!("no annotation is on a DICOM series"),
+        many => bail!(
+            "the annotations are on {} series; choose one with --case SERIES_INSTANCE_UID",
+            many.len()
+        ),
+    }
+}
+
+fn load_image(series: &Series) -> anyhow::Result<ImageVolume> {
+    let volume = volume::load(
+        &series.stack,
+        &LoadOptions::default(),
+        &AtomicBool::new(false),
+        &|_| {},
+    )
+    .context("cannot load the source series")?;
+    Ok(ImageVolume::from_volume(&volume, &series.source)?)
+}
+
+/// `out` with its `.nii.gz` / `.nii` / other extension replaced by `suffix`.
+fn sibling(out: &Path, suffix: &str) -> PathBuf {
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name
+        .strip_suffix(".nii.gz")
+        .or_else(|| name.strip_suffix(".nii"))
+        .unwrap_or(&name);
+    out.with_file_name(format!("{stem}{suffix}"))
+}
