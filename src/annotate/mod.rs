@@ -1,7 +1,10 @@
-//! Annotation domain: the geometry and measurements of the tools drawn on images.
+//! Annotation domain: what the tools drawn on images mean, headless.
 //!
-//! Owns [`measure`] (lengths, angles, areas and ROI statistics in physical units).
-//! Headless: the viewer draws and edits annotations; this module says what they
-//! measure, so that the numbers on screen, in exports and in tests are one computation.
+//! Owns the measurements of shapes on a slice ([`measure`]) and the label schema and its
+//! codes ([`schema`], [`codes`]). The viewer draws; this module says what it measures and
+//! what it is called, so the numbers and codes on screen, in exports and in tests are one
+//! computation. Never imports egui, SQLite or the crypto.
 
+pub mod codes;
 pub mod measure;
+pub mod schema;
