@@ -416,10 +416,9 @@ impl Stroke {
                 after: Packed::encode(now),
             });
         }
-        net.retain(|_, n| *n != 0);
         (!chunks.is_empty()).then_some(StrokeEdit {
             tool,
-            net_voxels: net,
+            net_voxels: net.into_iter().filter(|(_, n)| *n != 0).collect(),
             chunks,
         })
     }
@@ -487,7 +486,7 @@ mod tests {
         assert_eq!(map, before_erase);
         let edit = stroke.finish(&map, Tool::Brush).unwrap();
         assert_eq!(edit.chunks.len(), 2);
-        assert_eq!(edit.net_voxels, BTreeMap::from([(0, -3), (7, 3)]));
+        assert_eq!(edit.net_voxels, vec![(0, -3), (7, 3)]);
         let painted = map.clone();
         map.apply_stroke(&edit.inverse()).unwrap();
         assert_eq!(map, LabelMap::new([64, 64, 8]).unwrap());
@@ -510,7 +509,7 @@ mod tests {
         assert_eq!(map.allocated_bricks(), 0);
         let bad = StrokeEdit {
             tool: Tool::Brush,
-            net_voxels: BTreeMap::new(),
+            net_voxels: Vec::new(),
             chunks: vec![ChunkDelta {
                 index: 99,
                 before: Packed::encode(None),

@@ -2,7 +2,7 @@
 //!
 //! Owns the measurements of shapes on a slice ([`measure`]), the label schema and its codes
 //! ([`schema`], [`codes`]), and 3D segmentation: label maps ([`labelmap`]), their stored
-//! form ([`packed`]), the painting tools ([`tools`]), "fill between slices"
+//! form ([`packed`]), what a segmentation is ([`segmentation`]), the painting tools ([`tools`]), "fill between slices"
 //! ([`interpolate`]) and per-segment statistics ([`segstats`]). The viewer draws and feeds
 //! pointer positions in; this module says what changes and what it measures, so the numbers
 //! on screen, in exports and in tests are one computation. Never imports egui, SQLite or
@@ -23,5 +23,6 @@ pub mod labelmap;
 pub mod measure;
 pub mod packed;
 pub mod schema;
+pub mod segmentation;
 pub mod segstats;
 pub mod tools;

@@ -6,7 +6,6 @@
 //! after; the inverse swaps them). Decoding is bounded by the brick's size, so a hostile
 //! payload cannot make it allocate more than one brick.
 
-use std::collections::BTreeMap;
 use std::io::{Read, Write};
 
 use base64ct::{Base64, Encoding};
@@ -154,8 +153,10 @@ impl Tool {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StrokeEdit {
     pub tool: Tool,
-    /// Net change of the voxel count per label (0 = background), non-zero entries only.
-    pub net_voxels: BTreeMap<u8, i64>,
+    /// Net change of the voxel count per label (0 = background): non-zero entries,
+    /// ascending by label. (A list, not a map: edits are internally tagged, and serde
+    /// cannot read integer map keys through that.)
+    pub net_voxels: Vec<(u8, i64)>,
     /// Ascending, distinct brick indices.
     pub chunks: Vec<ChunkDelta>,
 }
@@ -165,7 +166,7 @@ impl StrokeEdit {
     pub fn inverse(&self) -> StrokeEdit {
         StrokeEdit {
             tool: self.tool,
-            net_voxels: self.net_voxels.iter().map(|(&l, &n)| (l, -n)).collect(),
+            net_voxels: self.net_voxels.iter().map(|&(l, n)| (l, -n)).collect(),
             chunks: self
                 .chunks
                 .iter()
@@ -192,10 +193,10 @@ impl StrokeEdit {
         let main = self
             .net_voxels
             .iter()
-            .filter(|(l, _)| **l != 0)
-            .max_by_key(|(l, n)| (n.unsigned_abs(), std::cmp::Reverse(**l)));
+            .filter(|(l, _)| *l != 0)
+            .max_by_key(|(l, n)| (n.unsigned_abs(), std::cmp::Reverse(*l)));
         match main {
-            Some((&label, &n)) => {
+            Some(&(label, n)) => {
                 let (sign, to) = if n >= 0 { ('+', "to") } else { ('-', "from") };
                 format!(
                     "{} {sign}{:.1} mL {to} {}",
@@ -251,7 +252,7 @@ mod tests {
     fn history_lines_name_the_main_segment() {
         let s = StrokeEdit {
             tool: Tool::Brush,
-            net_voxels: BTreeMap::from([(0, -12_400), (1, 12_400)]),
+            net_voxels: vec![(0, -12_400), (1, 12_400)],
             chunks: Vec::new(),
         };
         let name = |l: u8| format!("Lesion {l}");

@@ -171,8 +171,15 @@ impl Session {
             .ok_or_else(|| ProjectError::Format("no event written".into()))
     }
 
-    /// Commits several events in one transaction (an import).
+    /// Commits several events in one transaction (an import). Label-schema edits need an
+    /// admin.
     pub fn commit_payloads(&mut self, payloads: &[EventPayload]) -> Result<Vec<Id>, ProjectError> {
+        if payloads
+            .iter()
+            .any(|p| matches!(p.edit, Edit::ClassDefine { .. }))
+        {
+            self.require_admin()?;
+        }
         let user_id = self.user_id;
         let (project, u) = self.parts()?;
         let tx = project
@@ -198,46 +205,6 @@ impl Session {
             self.rotate_data_key()?;
         }
         Ok(ids)
-    }
-
-    /// Undoes this user's latest edit that is not yet undone, by appending its inverse.
-    /// Returns `None` when there is nothing to undo.
-    pub fn undo(&mut self) -> Result<Option<Id>, ProjectError> {
-        let user_id = self.user_id;
-        let (project, u) = self.parts()?;
-        let project_id = project.project_id;
-        let sealer = &u.keys.sealer;
-        let mut stmt = project.conn.prepare(&format!(
-            "SELECT {} FROM events WHERE author_id = ?1 ORDER BY seq DESC",
-            events::EVENT_COLUMNS
-        ))?;
-        let rows: Vec<events::EventRow> = stmt
-            .query_map([user_id], events::event_row)?
-            .collect::<Result<_, _>>()?;
-        drop(stmt);
-        let mut undone = std::collections::BTreeSet::new();
-        let mut target = None;
-        for ev in rows {
-            let chunks = load_chunks(&project.conn, &ev.event_id)?;
-            let refs: Vec<&events::PayloadRow> = chunks.iter().collect();
-            let blob = events::open_payload(&project_id, sealer, &ev, &refs)
-                .map_err(|e| ProjectError::Format(e.into()))?;
-            let p = events::decode_payload(&blob)
-                .ok_or_else(|| ProjectError::Format("payload is not a valid edit".into()))?;
-            if let Some(of) = p.undo_of {
-                undone.insert(of);
-            } else if !undone.contains(&ev.event_id) {
-                target = Some((ev.event_id, p.edit));
-                break;
-            }
-        }
-        let Some((event_id, edit)) = target else {
-            return Ok(None);
-        };
-        let mut payload = EventPayload::new(edit.inverse());
-        payload.undo_of = Some(event_id);
-        let ids = self.commit_payloads(&[payload])?;
-        Ok(ids.into_iter().next())
     }
 
     /// The current annotations (decrypted from the cache).
@@ -303,7 +270,7 @@ impl Session {
         Ok(out)
     }
 
-    fn require_admin(&self) -> Result<(), ProjectError> {
+    pub(super) fn require_admin(&self) -> Result<(), ProjectError> {
         if self.role == Role::Admin {
             Ok(())
         } else {
@@ -683,7 +650,7 @@ impl Session {
     }
 }
 
-fn load_chunks(
+pub(super) fn load_chunks(
     conn: &rusqlite::Connection,
     event: &Id,
 ) -> rusqlite::Result<Vec<events::PayloadRow>> {
