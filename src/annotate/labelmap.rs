@@ -231,6 +231,41 @@ impl LabelMap {
         Ok(())
     }
 
+    /// The labels of one slice across voxel axis `axis` (0 = i, 1 = j, 2 = k) at `index`,
+    /// row-major over the two other axes in ascending order (the lower one fastest): for
+    /// `axis` = 2 that is `[j][i]`, the stored order of an axial slice. Flip for display
+    /// with the plane's `PlaneAxes`. Empty when out of range.
+    pub fn slice(&self, axis: usize, index: usize) -> Vec<u8> {
+        if axis > 2 || index >= self.dims[axis] {
+            return Vec::new();
+        }
+        let (u, w) = match axis {
+            0 => (1, 2),
+            1 => (0, 2),
+            _ => (0, 1),
+        };
+        let (nu, nw) = (self.dims[u], self.dims[w]);
+        let mut out = vec![0u8; nu * nw];
+        let b = index / BRICK;
+        for (i, brick) in self.bricks.iter().enumerate() {
+            let Some(brick) = brick else { continue };
+            let bb = self.brick_box(i as u32);
+            if bb.origin[axis] / BRICK != b {
+                continue;
+            }
+            let mut v = [0usize; 3];
+            v[axis] = index;
+            for dw in 0..bb.size[w] {
+                for du in 0..bb.size[u] {
+                    v[u] = bb.origin[u] + du;
+                    v[w] = bb.origin[w] + dw;
+                    out[v[w] * nu + v[u]] = brick[bb.offset(v)];
+                }
+            }
+        }
+        out
+    }
+
     /// Voxels per label over the whole map (index = label).
     pub fn histogram(&self) -> [u64; 256] {
         let mut h = [0u64; 256];
@@ -493,6 +528,11 @@ mod tests {
         map.apply_stroke(&edit).unwrap();
         assert_eq!(map, painted);
         assert_eq!(map.get([40, 5, 2]), 7);
+        let axial = map.slice(2, 2);
+        assert_eq!((axial.len(), axial[5 * 64 + 40]), (64 * 64, 7));
+        let sagittal = map.slice(0, 40);
+        assert_eq!((sagittal.len(), sagittal[2 * 64 + 5]), (64 * 8, 7));
+        assert!(map.slice(2, 8).is_empty());
         assert_eq!(map.get([64, 5, 2]), 0, "outside reads as background");
     }
 

@@ -225,9 +225,14 @@ pub(super) fn check_local(current: Option<&Registers>, edit: &Edit) -> Result<()
                 (Some(_), Some(_)) => Err(ApplyError::Stale(target)),
             }
         }
-        Edit::SegmentationCreate { header, .. } => {
-            if present.is_some() {
-                return Err(ApplyError::Exists(target));
+        Edit::SegmentationCreate { image, header, .. } => {
+            // Creating what is shown, unchanged, re-asserts it (how a conflict between a
+            // removal and an edit is resolved in favour of keeping it).
+            if let Some(regs) = present {
+                return match regs.shown_segmentation() {
+                    Some((i, h)) if i == image && h == header => Ok(()),
+                    _ => Err(ApplyError::Exists(target)),
+                };
             }
             header.validate().map_err(invalid)
         }
@@ -614,7 +619,19 @@ mod tests {
             apply_local(None, &p, Id::NIL),
             Err(ApplyError::Missing(_))
         ));
-        let p = EventPayload::new(create);
+        let p = EventPayload::new(create.clone());
+        assert!(
+            apply_local(Some(&r1), &p, Id::NIL).is_ok(),
+            "re-asserting is allowed"
+        );
+        let Edit::SegmentationCreate {
+            image, mut header, ..
+        } = create
+        else {
+            unreachable!()
+        };
+        header.name = "Other".into();
+        let p = EventPayload::new(Edit::SegmentationCreate { id, image, header });
         assert_eq!(
             apply_local(Some(&r1), &p, Id::NIL),
             Err(ApplyError::Exists(id))

@@ -83,8 +83,13 @@ impl ConflictItem {
             Field::Geometry => format!("{} versions of the geometry", self.versions.len()),
             f => f.as_str().to_owned(),
         };
+        let noun = match self.field {
+            Field::Class => "label class",
+            Field::Segmentation | Field::Segment | Field::LabelMap => "segmentation",
+            _ => "annotation",
+        };
         format!(
-            "annotation {} ({}), {what}: {}",
+            "{noun} {} ({}), {what}: {}",
             self.annotation.short(),
             self.label,
             sides.join(" / ")
