@@ -129,6 +129,31 @@ pub fn describe_edit(edit: &Edit) -> String {
             annotation.body.label.name
         ),
         Edit::Update { before, after } => describe_update(before, after),
+        Edit::ClassDefine { before, after, .. } => match (before, after) {
+            (None, Some(a)) => format!("Added class {}", a.title()),
+            (Some(b), None) => format!("Removed class {}", b.title()),
+            (_, Some(a)) => format!("Changed class {}", a.title()),
+            (None, None) => "Class edit".to_owned(),
+        },
+        Edit::SegmentationCreate { header, .. } => {
+            format!("Created segmentation {}", header.name)
+        }
+        Edit::SegmentationDelete { header, .. } => {
+            format!("Removed segmentation {}", header.name)
+        }
+        Edit::SegmentDefine {
+            index,
+            before,
+            after,
+            ..
+        } => match (before, after) {
+            (None, Some(a)) => format!("Added segment {index} {} ({})", a.name, a.class.title()),
+            (Some(b), None) => format!("Removed segment {index} {}", b.name),
+            (_, Some(a)) => format!("Changed segment {index} {}", a.name),
+            (None, None) => "Segment edit".to_owned(),
+        },
+        // Volumes and segment names need the segmentation: `Session::describe_event`.
+        Edit::SegmentStroke { stroke, .. } => format!("{} stroke", stroke.tool.name()),
     }
 }
 

@@ -746,7 +746,7 @@ pub fn run_commit_loop(args: CommitLoopArgs) -> anyhow::Result<ExitCode> {
         last = match &edit {
             Edit::Create { annotation } => Some(annotation.clone()),
             Edit::Update { after, .. } => Some(after.clone()),
-            Edit::Delete { .. } => None,
+            _ => None,
         };
         let id = s.commit_edit(edit)?;
         writeln!(out, "{id}")?;

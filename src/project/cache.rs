@@ -158,10 +158,7 @@ fn finish(
         .transpose()?;
     if regs.has_conflicts() && before.as_ref().map(Registers::conflicts) != Some(regs.conflicts()) {
         let now = regs.conflicts();
-        let label = regs
-            .display()
-            .map(|a| a.body.label.name)
-            .unwrap_or_default();
+        let label = regs.title();
         out.new_conflicts.push((target, label, now));
     }
     if before.as_ref() != Some(&regs) {

@@ -30,6 +30,8 @@ pub enum ProjectError {
     Apply(#[from] ApplyError),
     #[error(transparent)]
     Bundle(#[from] super::bundle::BundleError),
+    #[error("stored label map is damaged: {0}")]
+    LabelMap(#[from] crate::annotate::labelmap::LabelMapError),
     #[error("invalid data: {0}")]
     Format(String),
     #[error(

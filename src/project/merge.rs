@@ -1,8 +1,9 @@
 //! Merge: the materialised annotations as a deterministic function of a set of events.
 //!
-//! Owns the multi-value registers of one annotation ([`Registers`]), which fields an
-//! event writes, the per-annotation causal order (every event names the versions of its
-//! annotation it replaced: `preds`), conflict detection and the display rule. Pure: no
+//! Owns the multi-value registers of one object ([`Registers`]: an annotation, a label
+//! class or a segmentation; which registers each edit writes is `registers.rs`), the
+//! per-object causal order (every event names the versions of its object it replaced:
+//! `preds`), conflict detection and the display rule. Pure: no
 //! SQLite, no crypto, no clock. Local edits (`events::append`) step the registers
 //! incrementally with [`apply_local`]; verification and bundle import rebuild them from
 //! the events with [`materialize`]; both give byte-identical results (tests check it).
@@ -13,16 +14,21 @@
 //! conflict. The shown value is the version written by the greatest event in
 //! (hybrid logical clock, author, event hash) order. An annotation is shown while any
 //! existence version says it exists, so a delete concurrent with an edit keeps it
-//! visible and listed as a conflict (never a silent resurrection or loss).
+//! visible and listed as a conflict (never a silent resurrection or loss). Segmentations
+//! have one register per segment and per label-map brick (see `registers.rs`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
 use super::id::Id;
 use super::model::{
-    Annotation, AnnotationBody, ApplyError, Edit, EventPayload, ImageRef, Kind, Label,
+    Annotation, AnnotationBody, ApplyError, Edit, EventPayload, ImageRef, Kind, Label, ObjectKind,
 };
+use super::registers::{self, Reg};
+use crate::annotate::packed::Packed;
+use crate::annotate::schema::LabelClass;
+use crate::annotate::segmentation::{Segment, SegmentationHeader};
 
 /// One register of an annotation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -33,9 +39,18 @@ pub enum Field {
     Geometry,
     Label,
     Comment,
+    /// A label class's value.
+    Class,
+    /// A segmentation's header (name, grid, sources).
+    Segmentation,
+    /// A segmentation's segments (one register per index).
+    Segment,
+    /// A segmentation's label map (one register per brick).
+    LabelMap,
 }
 
 impl Field {
+    /// The fields of an annotation.
     pub const ALL: [Field; 5] = [
         Field::Exists,
         Field::Image,
@@ -51,11 +66,11 @@ impl Field {
             Field::Geometry => "geometry",
             Field::Label => "label",
             Field::Comment => "comment",
+            Field::Class => "label class",
+            Field::Segmentation => "segmentation",
+            Field::Segment => "segment",
+            Field::LabelMap => "label map",
         }
-    }
-
-    fn index(self) -> usize {
-        self as usize
     }
 }
 
@@ -86,6 +101,18 @@ pub struct Registers {
     pub geometry: Vec<Version<Geometry>>,
     pub label: Vec<Version<Label>>,
     pub comment: Vec<Version<Option<String>>>,
+    /// A label class's value (label-schema objects).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub class: Vec<Version<LabelClass>>,
+    /// A segmentation's header.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segmentation: Vec<Version<SegmentationHeader>>,
+    /// A segmentation's segments by index (`None`: removed).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub segments: BTreeMap<u8, Vec<Version<Option<Segment>>>>,
+    /// A segmentation's label-map bricks by index: packed content after the write.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub chunks: BTreeMap<u32, Vec<Version<Packed>>>,
 }
 
 /// A field whose versions disagree.
@@ -103,9 +130,9 @@ impl Registers {
         self.exists.iter().any(|v| v.value)
     }
 
-    /// The annotation as shown, `None` when deleted.
+    /// The annotation as shown, `None` when deleted (or not an annotation).
     pub fn display(&self) -> Option<Annotation> {
-        if !self.is_present() {
+        if !self.is_present() || self.kind() != ObjectKind::Annotation {
             return None;
         }
         let geometry = &self.geometry.first()?.value;
@@ -131,7 +158,7 @@ impl Registers {
         self.frontier.last().copied().unwrap_or(Id::NIL)
     }
 
-    /// True when a shown annotation has a field whose versions disagree (cheap: no text).
+    /// True when a shown object has a register whose versions disagree (cheap: no text).
     pub fn has_conflicts(&self) -> bool {
         fn differ<T: PartialEq>(v: &[Version<T>]) -> bool {
             v.iter().skip(1).any(|x| x.value != v[0].value)
@@ -141,10 +168,11 @@ impl Registers {
                 || differ(&self.image)
                 || differ(&self.geometry)
                 || differ(&self.label)
-                || differ(&self.comment))
+                || differ(&self.comment)
+                || self.object_has_conflicts())
     }
 
-    /// Fields of a shown annotation whose versions disagree.
+    /// Fields of a shown object whose versions disagree.
     pub fn conflicts(&self) -> Vec<FieldConflict> {
         if !self.has_conflicts() {
             return Vec::new();
@@ -187,11 +215,12 @@ impl Registers {
                 c.clone().unwrap_or_else(|| "(no comment)".to_owned())
             }),
         ));
+        out.extend(self.object_conflicts());
         out
     }
 }
 
-fn distinct<T: PartialEq>(
+pub(super) fn distinct<T: PartialEq>(
     versions: &[Version<T>],
     show: impl Fn(&T) -> String,
 ) -> Vec<(Id, String)> {
@@ -210,78 +239,18 @@ fn conflict(field: Field, versions: Vec<(Id, String)>) -> Option<FieldConflict> 
     (versions.len() > 1).then_some(FieldConflict { field, versions })
 }
 
-/// Which registers `payload` writes. A create, and an update that names no earlier
-/// version, assert every field; an update writes existence, the fields it changes and
-/// the fields it explicitly resolves; a delete writes existence only.
+/// Which annotation fields `payload` writes (indexed like [`Field::ALL`]); see
+/// [`registers::registers_written`] for every register of every kind of object.
 pub fn writes(payload: &EventPayload) -> [bool; 5] {
-    let has_preds = payload.preds.as_ref().is_some_and(|p| !p.is_empty());
-    match &payload.edit {
-        Edit::Create { .. } => [true; 5],
-        Edit::Delete { .. } => [true, false, false, false, false],
-        Edit::Update { .. } if !has_preds => [true; 5],
-        Edit::Update { before, after } => {
-            let (b, a) = (&before.body, &after.body);
-            let mut w = [
-                true,
-                b.image != a.image,
-                b.kind != a.kind || b.points != a.points,
-                b.label != a.label,
-                b.comment != a.comment,
-            ];
-            for f in &payload.resolves {
-                w[f.index()] = true;
-            }
-            w
+    let mut w = [false; 5];
+    for r in registers::registers_written(payload) {
+        if let Reg::Field(f) = r
+            && let Some(i) = Field::ALL.iter().position(|x| *x == f)
+        {
+            w[i] = true;
         }
     }
-}
-
-fn written_body(edit: &Edit) -> Option<&AnnotationBody> {
-    match edit {
-        Edit::Create { annotation } => Some(&annotation.body),
-        Edit::Update { after, .. } => Some(&after.body),
-        Edit::Delete { .. } => None,
-    }
-}
-
-/// Appends the version written by `event` to each register it writes.
-fn push_written(regs: &mut Registers, payload: &EventPayload, event: Id, w: [bool; 5]) {
-    if w[Field::Exists.index()] {
-        regs.exists.push(Version {
-            event,
-            value: !matches!(payload.edit, Edit::Delete { .. }),
-        });
-    }
-    let Some(body) = written_body(&payload.edit) else {
-        return;
-    };
-    if w[Field::Image.index()] {
-        regs.image.push(Version {
-            event,
-            value: body.image.clone(),
-        });
-    }
-    if w[Field::Geometry.index()] {
-        regs.geometry.push(Version {
-            event,
-            value: Geometry {
-                kind: body.kind,
-                points: body.points.clone(),
-            },
-        });
-    }
-    if w[Field::Label.index()] {
-        regs.label.push(Version {
-            event,
-            value: body.label.clone(),
-        });
-    }
-    if w[Field::Comment.index()] {
-        regs.comment.push(Version {
-            event,
-            value: body.comment.clone(),
-        });
-    }
+    w
 }
 
 fn empty(id: Id) -> Registers {
@@ -293,6 +262,10 @@ fn empty(id: Id) -> Registers {
         geometry: Vec::new(),
         label: Vec::new(),
         comment: Vec::new(),
+        class: Vec::new(),
+        segmentation: Vec::new(),
+        segments: BTreeMap::new(),
+        chunks: BTreeMap::new(),
     }
 }
 
@@ -303,45 +276,51 @@ pub fn preds_for(current: Option<&Registers>) -> Vec<Id> {
 
 /// Steps the registers by one local edit (`payload.preds` must be [`preds_for`] of
 /// `current`), after checking the edit against the shown value: a create needs the
-/// annotation absent, an update or delete needs `before` to equal what is shown.
+/// object absent, an update or delete needs `before` to equal what is shown (for a
+/// stroke: each brick's content before), and the object must be of the edit's kind.
 pub fn apply_local(
     current: Option<&Registers>,
     payload: &EventPayload,
     event: Id,
 ) -> Result<Registers, ApplyError> {
-    let shown = current.and_then(Registers::display);
-    match (&payload.edit, &shown) {
-        (Edit::Create { annotation }, Some(_)) => return Err(ApplyError::Exists(annotation.id)),
-        (Edit::Create { .. }, None) => {}
-        (Edit::Update { before, after }, _) if before.id != after.id => {
-            return Err(ApplyError::IdChanged(before.id));
-        }
-        (Edit::Update { before: a, .. } | Edit::Delete { annotation: a }, None) => {
-            return Err(ApplyError::Missing(a.id));
-        }
-        (Edit::Update { before: a, .. } | Edit::Delete { annotation: a }, Some(s)) => {
-            if s != a {
-                return Err(ApplyError::Stale(a.id));
-            }
-        }
-    }
     let target = payload.edit.target();
-    let w = writes(payload);
-    let mut regs = current.cloned().unwrap_or_else(|| empty(target));
-    for f in Field::ALL {
-        if w[f.index()] {
-            match f {
-                Field::Exists => regs.exists.clear(),
-                Field::Image => regs.image.clear(),
-                Field::Geometry => regs.geometry.clear(),
-                Field::Label => regs.label.clear(),
-                Field::Comment => regs.comment.clear(),
-            }
-        }
+    if let Some(c) = current
+        && c.kind() != payload.edit.kind()
+    {
+        return Err(ApplyError::WrongKind(target));
     }
-    push_written(&mut regs, payload, event, w);
+    if payload.edit.kind() == ObjectKind::Annotation {
+        check_annotation(current, &payload.edit)?;
+    } else {
+        registers::check_local(current, &payload.edit)?;
+    }
+    let w = registers::registers_written(payload);
+    let mut regs = current.cloned().unwrap_or_else(|| empty(target));
+    for &r in &w {
+        registers::clear(&mut regs, r);
+    }
+    for &r in &w {
+        registers::push_version(&mut regs, payload, event, r);
+    }
     regs.frontier = vec![event];
     Ok(regs)
+}
+
+fn check_annotation(current: Option<&Registers>, edit: &Edit) -> Result<(), ApplyError> {
+    let shown = current.and_then(Registers::display);
+    match (edit, &shown) {
+        (Edit::Create { annotation }, Some(_)) => Err(ApplyError::Exists(annotation.id)),
+        (Edit::Update { before, after }, _) if before.id != after.id => {
+            Err(ApplyError::IdChanged(before.id))
+        }
+        (Edit::Update { before: a, .. } | Edit::Delete { annotation: a }, None) => {
+            Err(ApplyError::Missing(a.id))
+        }
+        (Edit::Update { before: a, .. } | Edit::Delete { annotation: a }, Some(s)) if s != a => {
+            Err(ApplyError::Stale(a.id))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// One event on an annotation, as [`materialize`] reads it.
@@ -390,10 +369,14 @@ pub fn materialize(target: Id, nodes: &[Node<'_>]) -> Result<Registers, MergeFai
         event: nd.event,
         reason,
     };
+    let kind = nodes[0].payload.edit.kind();
     let mut preds: Vec<Vec<usize>> = Vec::with_capacity(n);
     for (i, nd) in nodes.iter().enumerate() {
         if nd.payload.edit.target() != target {
             return Err(fail(nd, "event is filed under another annotation"));
+        }
+        if nd.payload.edit.kind() != kind {
+            return Err(fail(nd, "edits its object as a different kind of object"));
         }
         let p = match &nd.payload.preds {
             Some(ids) => ids
@@ -418,13 +401,17 @@ pub fn materialize(target: Id, nodes: &[Node<'_>]) -> Result<Registers, MergeFai
         named[j] = true;
     }
     let frontier: Vec<usize> = (0..n).filter(|&i| !named[i]).collect();
-    let w: Vec<[bool; 5]> = nodes.iter().map(|nd| writes(nd.payload)).collect();
+    let w: Vec<Vec<Reg>> = nodes
+        .iter()
+        .map(|nd| registers::registers_written(nd.payload))
+        .collect();
+    let all: BTreeSet<Reg> = w.iter().flatten().copied().collect();
 
     let mut regs = empty(target);
     regs.frontier = frontier.iter().map(|&i| nodes[i].event).collect();
     let mut visited = vec![false; n];
-    for f in Field::ALL {
-        // The nearest writers of f seen from the frontier ...
+    for reg in all {
+        // The nearest writers of the register seen from the frontier ...
         visited.iter_mut().for_each(|v| *v = false);
         let mut found = Vec::new();
         let mut stack = frontier.clone();
@@ -432,7 +419,7 @@ pub fn materialize(target: Id, nodes: &[Node<'_>]) -> Result<Registers, MergeFai
             if std::mem::replace(&mut visited[i], true) {
                 continue;
             }
-            if w[i][f.index()] {
+            if w[i].binary_search(&reg).is_ok() {
                 found.push(i);
             } else {
                 stack.extend(&preds[i]);
@@ -450,17 +437,10 @@ pub fn materialize(target: Id, nodes: &[Node<'_>]) -> Result<Registers, MergeFai
         found.sort_unstable_by(|a, b| b.cmp(a));
         for &i in &found {
             let nd = nodes[i];
-            let one = [
-                f == Field::Exists,
-                f == Field::Image,
-                f == Field::Geometry,
-                f == Field::Label,
-                f == Field::Comment,
-            ];
-            push_written(&mut regs, nd.payload, nd.event, one);
+            registers::push_version(&mut regs, nd.payload, nd.event, reg);
         }
     }
-    if regs.is_present() && regs.display().is_none() {
+    if regs.is_present() && !regs.is_complete() {
         let last = frontier.last().map_or(nodes[0], |&i| nodes[i]);
         return Err(fail(
             last,
@@ -485,8 +465,10 @@ fn materialize_one(target: Id, nd: &Node<'_>) -> Result<Registers, MergeFailure>
     }
     let mut regs = empty(target);
     regs.frontier = vec![nd.event];
-    push_written(&mut regs, nd.payload, nd.event, writes(nd.payload));
-    if regs.is_present() && regs.display().is_none() {
+    for reg in registers::registers_written(nd.payload) {
+        registers::push_version(&mut regs, nd.payload, nd.event, reg);
+    }
+    if regs.is_present() && !regs.is_complete() {
         return Err(fail(
             "edits a version of its annotation that is not in the history",
         ));

@@ -23,9 +23,12 @@ pub mod lock;
 pub mod members;
 pub mod merge;
 pub mod model;
+pub mod registers;
 pub mod schema;
+pub mod segmentations;
 mod session;
 pub mod sync;
+mod undo;
 pub mod verify;
 
 use std::path::{Path, PathBuf};
@@ -37,8 +40,10 @@ pub use error::ProjectError;
 pub use id::Id;
 pub use keys::{KdfChoice, KdfParams, RecoveryCode};
 pub use members::Role;
+pub use segmentations::{LoadedSegmentation, SegmentationInfo};
 pub use session::{HistoryItem, MemberInfo, Session};
 pub use sync::{ConflictItem, ExportSummary, ImportMode, ImportSummary};
+pub use undo::Applied;
 
 use audit::{Action, Actor, Entry, Outcome};
 use events::DataKeys;

@@ -1,15 +1,19 @@
 //! Annotations as the project stores them, and edits: data that knows its inverse.
 //!
 //! Owns the annotation value type (the same shape as one entry of the labels JSON
-//! format, docs/labels-json.md), the [`Edit`] enum, and the pure replay step
-//! [`apply`]. Pure: no SQLite, no crypto. (When the annotation module grows, these types
-//! move there and the project keeps storing their serialized form.)
+//! format, docs/labels-json.md), the [`Edit`] enum (annotations, label-schema classes,
+//! segmentations: create, segments, strokes), and the pure replay step [`apply`] of
+//! annotations. Pure: no SQLite, no crypto. The values of label classes and segmentations
+//! are `annotate`'s; the project stores their serialized form.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::id::Id;
+use crate::annotate::packed::StrokeEdit;
+use crate::annotate::schema::LabelClass;
+use crate::annotate::segmentation::{Segment, SegmentationHeader};
 
 /// The image an annotation belongs to: a DICOM instance/frame, or a whole-slide image.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -186,6 +190,52 @@ pub enum Edit {
     Delete {
         annotation: Annotation,
     },
+    /// Adds (`before` = None), changes or removes (`after` = None) a class of the project's
+    /// label schema. Admins only (`Session::commit_edit` refuses others).
+    #[serde(rename = "class")]
+    ClassDefine {
+        id: Id,
+        before: Option<LabelClass>,
+        after: Option<LabelClass>,
+    },
+    /// A new segmentation (empty label map) of a series.
+    #[serde(rename = "segmentation_create")]
+    SegmentationCreate {
+        id: Id,
+        image: ImageRef,
+        header: SegmentationHeader,
+    },
+    /// Removes a segmentation from view (its strokes stay in the history; undoing the
+    /// removal shows it again, painted as it was).
+    #[serde(rename = "segmentation_delete")]
+    SegmentationDelete {
+        id: Id,
+        image: ImageRef,
+        header: SegmentationHeader,
+    },
+    /// Adds (`before` = None), changes or removes (`after` = None) segment `index`
+    /// (1..=255) of a segmentation.
+    #[serde(rename = "segment")]
+    SegmentDefine {
+        segmentation: Id,
+        index: u8,
+        before: Option<Segment>,
+        after: Option<Segment>,
+    },
+    /// One gesture on a segmentation's label map: the changed bricks, before and after.
+    #[serde(rename = "stroke")]
+    SegmentStroke {
+        segmentation: Id,
+        stroke: StrokeEdit,
+    },
+}
+
+/// What kind of object an edit targets (one kind per target id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ObjectKind {
+    Annotation,
+    LabelClass,
+    Segmentation,
 }
 
 impl Edit {
@@ -202,23 +252,85 @@ impl Edit {
                 before: after.clone(),
                 after: before.clone(),
             },
+            Edit::ClassDefine { id, before, after } => Edit::ClassDefine {
+                id: *id,
+                before: after.clone(),
+                after: before.clone(),
+            },
+            Edit::SegmentationCreate { id, image, header } => Edit::SegmentationDelete {
+                id: *id,
+                image: image.clone(),
+                header: header.clone(),
+            },
+            Edit::SegmentationDelete { id, image, header } => Edit::SegmentationCreate {
+                id: *id,
+                image: image.clone(),
+                header: header.clone(),
+            },
+            Edit::SegmentDefine {
+                segmentation,
+                index,
+                before,
+                after,
+            } => Edit::SegmentDefine {
+                segmentation: *segmentation,
+                index: *index,
+                before: after.clone(),
+                after: before.clone(),
+            },
+            Edit::SegmentStroke {
+                segmentation,
+                stroke,
+            } => Edit::SegmentStroke {
+                segmentation: *segmentation,
+                stroke: stroke.inverse(),
+            },
         }
     }
 
-    /// The annotation this edit touches.
+    /// The object this edit touches.
     pub fn target(&self) -> Id {
         match self {
             Edit::Create { annotation } | Edit::Delete { annotation } => annotation.id,
             Edit::Update { after, .. } => after.id,
+            Edit::ClassDefine { id, .. }
+            | Edit::SegmentationCreate { id, .. }
+            | Edit::SegmentationDelete { id, .. } => *id,
+            Edit::SegmentDefine { segmentation, .. } | Edit::SegmentStroke { segmentation, .. } => {
+                *segmentation
+            }
         }
     }
 
-    /// The operation's name as shown in the history.
+    /// The kind of object this edit touches.
+    pub fn kind(&self) -> ObjectKind {
+        match self {
+            Edit::Create { .. } | Edit::Update { .. } | Edit::Delete { .. } => {
+                ObjectKind::Annotation
+            }
+            Edit::ClassDefine { .. } => ObjectKind::LabelClass,
+            Edit::SegmentationCreate { .. }
+            | Edit::SegmentationDelete { .. }
+            | Edit::SegmentDefine { .. }
+            | Edit::SegmentStroke { .. } => ObjectKind::Segmentation,
+        }
+    }
+
+    /// The operation's name as shown in the history and stored in clear: one of create,
+    /// update, delete for every kind of object, so the clear name does not say whether an
+    /// event is an annotation, a class or a stroke.
     pub fn op_name(&self) -> &'static str {
         match self {
-            Edit::Create { .. } => "create",
-            Edit::Update { .. } => "update",
-            Edit::Delete { .. } => "delete",
+            Edit::Create { .. }
+            | Edit::SegmentationCreate { .. }
+            | Edit::ClassDefine { before: None, .. } => "create",
+            Edit::Delete { .. }
+            | Edit::SegmentationDelete { .. }
+            | Edit::ClassDefine { after: None, .. } => "delete",
+            Edit::Update { .. }
+            | Edit::ClassDefine { .. }
+            | Edit::SegmentDefine { .. }
+            | Edit::SegmentStroke { .. } => "update",
         }
     }
 }
@@ -230,15 +342,14 @@ pub struct EventPayload {
     /// Set when this event undoes an earlier one (its inverse edit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub undo_of: Option<Id>,
+    /// Set when this event redoes what an undo event undid (the undo's inverse).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redo_of: Option<Id>,
     /// The versions of the annotation this edit replaces (the events its author's copy
     /// showed as current; `merge`). Set by `events::append`; absent in files written
     /// before sync existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preds: Option<Vec<Id>>,
-    /// Set when this event redoes an undo (the undo event's id): the edit is the undo's
-    /// inverse, and undo treats it as an ordinary edit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redo_of: Option<Id>,
     /// Fields this edit settles even where its value is unchanged (resolving a conflict).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resolves: Vec<super::merge::Field>,
@@ -258,10 +369,10 @@ impl EventPayload {
 
     /// The operation name stored in clear on the event.
     pub fn op_name(&self) -> &'static str {
-        match (self.undo_of.is_some(), self.redo_of.is_some(), &self.edit) {
-            (true, _, _) => "undo",
-            (_, true, _) => "redo",
-            (false, false, e) => e.op_name(),
+        match (self.undo_of.is_some(), self.redo_of.is_some()) {
+            (true, _) => "undo",
+            (false, true) => "redo",
+            (false, false) => self.edit.op_name(),
         }
     }
 }
@@ -277,12 +388,17 @@ pub enum ApplyError {
     Stale(Id),
     #[error("update changes the id of annotation {0}")]
     IdChanged(Id),
+    #[error("edits {0} as a different kind of object than it is")]
+    WrongKind(Id),
+    #[error("edit of {id} is invalid: {reason}")]
+    Invalid { id: Id, reason: String },
 }
 
 /// The replay state: annotation id to value and the id of the event that last set it.
 pub type State = BTreeMap<Id, (Annotation, Id)>;
 
-/// Applies `edit` (made by `event`) to `state`, checking it against the current values.
+/// Applies an annotation `edit` (made by `event`) to `state`, checking it against the
+/// current values. Edits of other kinds of objects are refused (`WrongKind`).
 pub fn apply(state: &mut State, edit: &Edit, event: Id) -> Result<(), ApplyError> {
     match edit {
         Edit::Create { annotation } => {
@@ -314,6 +430,7 @@ pub fn apply(state: &mut State, edit: &Edit, event: Id) -> Result<(), ApplyError
             }
             state.remove(&annotation.id);
         }
+        other => return Err(ApplyError::WrongKind(other.target())),
     }
     Ok(())
 }

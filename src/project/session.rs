@@ -171,8 +171,15 @@ impl Session {
             .ok_or_else(|| ProjectError::Format("no event written".into()))
     }
 
-    /// Commits several events in one transaction (an import).
+    /// Commits several events in one transaction (an import). Label-schema edits need an
+    /// admin.
     pub fn commit_payloads(&mut self, payloads: &[EventPayload]) -> Result<Vec<Id>, ProjectError> {
+        if payloads
+            .iter()
+            .any(|p| matches!(p.edit, Edit::ClassDefine { .. }))
+        {
+            self.require_admin()?;
+        }
         let user_id = self.user_id;
         let (project, u) = self.parts()?;
         let tx = project
@@ -198,93 +205,6 @@ impl Session {
             self.rotate_data_key()?;
         }
         Ok(ids)
-    }
-
-    /// This user's events, newest first, with their decrypted payloads, until `stop`
-    /// says so (`true` ends the walk after that event).
-    fn walk_own_events(
-        &mut self,
-        mut stop: impl FnMut(&events::EventRow, &EventPayload) -> bool,
-    ) -> Result<(), ProjectError> {
-        let user_id = self.user_id;
-        let (project, u) = self.parts()?;
-        let project_id = project.project_id;
-        let sealer = &u.keys.sealer;
-        let mut stmt = project.conn.prepare(&format!(
-            "SELECT {} FROM events WHERE author_id = ?1 ORDER BY seq DESC",
-            events::EVENT_COLUMNS
-        ))?;
-        let mut rows = stmt.query_map([user_id], events::event_row)?;
-        for ev in rows.by_ref() {
-            let ev = ev?;
-            let chunks = load_chunks(&project.conn, &ev.event_id)?;
-            let refs: Vec<&events::PayloadRow> = chunks.iter().collect();
-            let blob = events::open_payload(&project_id, sealer, &ev, &refs)
-                .map_err(|e| ProjectError::Format(e.into()))?;
-            let p = events::decode_payload(&blob)
-                .ok_or_else(|| ProjectError::Format("payload is not a valid edit".into()))?;
-            if stop(&ev, &p) {
-                break;
-            }
-        }
-        Ok(())
-    }
-
-    /// Undoes this user's latest edit that is not yet undone, by appending its inverse.
-    /// Returns `None` when there is nothing to undo. Never reaches another user's edits.
-    pub fn undo(&mut self) -> Result<Option<Id>, ProjectError> {
-        let mut undone = std::collections::BTreeSet::new();
-        let mut target = None;
-        self.walk_own_events(|ev, p| {
-            if let Some(of) = p.undo_of {
-                undone.insert(of);
-                false
-            } else if !undone.contains(&ev.event_id) {
-                target = Some((ev.event_id, p.edit.clone()));
-                true
-            } else {
-                false
-            }
-        })?;
-        let Some((event_id, edit)) = target else {
-            return Ok(None);
-        };
-        let mut payload = EventPayload::new(edit.inverse());
-        payload.undo_of = Some(event_id);
-        let ids = self.commit_payloads(&[payload])?;
-        Ok(ids.into_iter().next())
-    }
-
-    /// Redoes this user's latest undo that is not yet redone, by appending the undo's
-    /// inverse. Only undos made since this user's last ordinary edit can be redone (a
-    /// new edit ends the redo chain, as in every editor). Returns `None` when there is
-    /// nothing to redo.
-    pub fn redo(&mut self) -> Result<Option<Id>, ProjectError> {
-        let mut redone = std::collections::BTreeSet::new();
-        let mut target = None;
-        self.walk_own_events(|ev, p| {
-            if let Some(of) = p.redo_of {
-                redone.insert(of);
-                false
-            } else if p.undo_of.is_some() {
-                if redone.contains(&ev.event_id) {
-                    false
-                } else {
-                    target = Some((ev.event_id, p.edit.clone()));
-                    true
-                }
-            } else {
-                // An ordinary edit: nothing older can be redone.
-                true
-            }
-        })?;
-        let Some((event_id, edit)) = target else {
-            return Ok(None);
-        };
-        let mut payload = EventPayload::new(edit.inverse());
-        payload.redo_of = Some(event_id);
-        let ids = self.commit_payloads(&[payload])?;
-        Ok(ids.into_iter().next())
     }
 
     /// How many events this user has written to this file (0: a file shared with them
@@ -403,7 +323,7 @@ impl Session {
         Ok(out)
     }
 
-    fn require_admin(&self) -> Result<(), ProjectError> {
+    pub(super) fn require_admin(&self) -> Result<(), ProjectError> {
         if self.role == Role::Admin {
             Ok(())
         } else {
@@ -783,7 +703,7 @@ impl Session {
     }
 }
 
-fn load_chunks(
+pub(super) fn load_chunks(
     conn: &rusqlite::Connection,
     event: &Id,
 ) -> rusqlite::Result<Vec<events::PayloadRow>> {

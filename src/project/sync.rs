@@ -83,8 +83,13 @@ impl ConflictItem {
             Field::Geometry => format!("{} versions of the geometry", self.versions.len()),
             f => f.as_str().to_owned(),
         };
+        let noun = match self.field {
+            Field::Class => "label class",
+            Field::Segmentation | Field::Segment | Field::LabelMap => "segmentation",
+            _ => "annotation",
+        };
         format!(
-            "annotation {} ({}), {what}: {}",
+            "{noun} {} ({}), {what}: {}",
             self.annotation.short(),
             self.label,
             sides.join(" / ")
@@ -845,11 +850,7 @@ impl Session {
             let regs = events::open_cache_row(&project.project_id, &u.keys.sealer, row)?;
             let c = regs.conflicts();
             if !c.is_empty() {
-                let label = regs
-                    .display()
-                    .map(|a| a.body.label.name)
-                    .unwrap_or_default();
-                found.push((regs.id, label, c));
+                found.push((regs.id, regs.title(), c));
             }
         }
         let name = |id: &Id| {
@@ -862,7 +863,8 @@ impl Session {
 
     /// Resolves every conflict of `annotation` in favour of the version written by
     /// `keep` (where `keep` wrote a field; the shown version elsewhere): one new event
-    /// whose predecessors are all current versions. Keeping a delete deletes.
+    /// whose predecessors are all current versions. Keeping a delete deletes. Label
+    /// classes and segmentations: see `resolve_object_conflict`.
     pub fn resolve_conflict(&mut self, annotation: Id, keep: Id) -> Result<Id, ProjectError> {
         let (project, u) = self.parts()?;
         let row = project
@@ -875,6 +877,9 @@ impl Session {
             .optional()?
             .ok_or(super::model::ApplyError::Missing(annotation))?;
         let regs = events::open_cache_row(&project.project_id, &u.keys.sealer, &row)?;
+        if regs.kind() != super::model::ObjectKind::Annotation {
+            return self.resolve_object_conflict(&regs, keep);
+        }
         let conflicts = regs.conflicts();
         let shown = regs
             .display()

@@ -19,7 +19,7 @@ use super::events::{self, CacheRow, DataKeys, EventRow, PayloadRow, TipRow};
 use super::id::Id;
 use super::members::{self, MemberRow, Members};
 use super::merge::{self, Registers};
-use super::model::EventPayload;
+use super::model::{EventPayload, ObjectKind};
 
 /// The materialised annotations (deleted ones included) by id.
 pub type State = BTreeMap<Id, Registers>;
@@ -77,7 +77,11 @@ pub struct Report {
     pub events: usize,
     /// Annotations shown (not deleted).
     pub annotations: usize,
-    /// Annotations with at least one conflicting field.
+    /// Segmentations shown (not deleted).
+    pub segmentations: usize,
+    /// Classes of the label schema.
+    pub label_classes: usize,
+    /// Objects (annotations, segmentations, classes) with at least one conflicting register.
     pub conflicts: usize,
     /// Places where an author's line forked (the same person edited two copies).
     pub forks: usize,
@@ -324,10 +328,18 @@ pub fn verify(snap: &Snapshot, keys: &DataKeys) -> Result<(Report, State), Failu
     check_cache(snap, keys, &state, &by_id, &name)?;
     check_heads(snap, &by_id, &name)?;
     let audit_entries = audit::verify(project, &snap.audit, &members, &keys.sealer)?;
+    let count = |kind| {
+        state
+            .values()
+            .filter(|r| r.is_present() && r.kind() == kind)
+            .count()
+    };
     let report = Report {
         members: members.len(),
         events: snap.events.len(),
-        annotations: state.values().filter(|r| r.is_present()).count(),
+        annotations: count(ObjectKind::Annotation),
+        segmentations: count(ObjectKind::Segmentation),
+        label_classes: count(ObjectKind::LabelClass),
         conflicts: state.values().filter(|r| r.has_conflicts()).count(),
         forks,
         audit_entries,

@@ -10,6 +10,7 @@ mod layering;
 mod measure;
 mod packaging;
 mod project;
+mod seg;
 mod tags;
 mod truncation;
 mod ui;

@@ -345,6 +345,9 @@ fn run_case(n: usize, ops: &[Op], shuffle_seed: u64) -> Result<(), TestCaseError
                 Field::Geometry => regs.geometry.iter().map(|v| v.event).collect(),
                 Field::Label => regs.label.iter().map(|v| v.event).collect(),
                 Field::Comment => regs.comment.iter().map(|v| v.event).collect(),
+                Field::Class | Field::Segmentation | Field::Segment | Field::LabelMap => {
+                    unreachable!("not a field of an annotation")
+                }
             };
             prop_assert!(
                 versions.iter().any(|v| seen(e.id, *v, &by_id)),

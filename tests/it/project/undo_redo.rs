@@ -50,6 +50,7 @@ impl Model {
             Edit::Delete { annotation } => {
                 self.state.remove(&annotation.id);
             }
+            other => unreachable!("this model only makes annotation edits: {other:?}"),
         }
     }
 }
