@@ -42,9 +42,16 @@ pub enum ToolError {
 /// Modality values (HU for CT) of a grey-scale volume, aligned with its label maps.
 #[derive(Clone, Copy)]
 pub struct HuVolume<'a> {
-    samples: &'a Samples,
+    samples: Stored<'a>,
     dims: [usize; 3],
     rescale: &'a [Rescale],
+}
+
+/// Where the stored values are: one buffer, or one per slice (the viewer's frames).
+#[derive(Clone, Copy)]
+enum Stored<'a> {
+    Volume(&'a Samples),
+    Slices(&'a [&'a Samples]),
 }
 
 impl<'a> HuVolume<'a> {
@@ -63,7 +70,31 @@ impl<'a> HuVolume<'a> {
             });
         }
         Ok(HuVolume {
-            samples,
+            samples: Stored::Volume(samples),
+            dims,
+            rescale,
+        })
+    }
+
+    /// As [`HuVolume::new`] over one sample buffer per slice (`k` order, `j, i` within).
+    pub fn from_slices(
+        slices: &'a [&'a Samples],
+        dims: [usize; 3],
+        rescale: &'a [Rescale],
+    ) -> Result<HuVolume<'a>, ToolError> {
+        let per_slice = dims[0] * dims[1];
+        let values: usize = slices.iter().map(|s| s.len()).sum();
+        if slices.len() != dims[2]
+            || slices.iter().any(|s| s.len() != per_slice)
+            || !(rescale.len() <= 1 || rescale.len() == dims[2])
+        {
+            return Err(ToolError::IntensityMismatch {
+                values,
+                slices: slices.len(),
+            });
+        }
+        Ok(HuVolume {
+            samples: Stored::Slices(slices),
             dims,
             rescale,
         })
@@ -85,8 +116,11 @@ impl<'a> HuVolume<'a> {
     /// The modality value at voxel `v` (inside the volume).
     #[inline]
     pub fn hu(&self, v: [usize; 3]) -> f64 {
-        let i = (v[2] * self.dims[1] + v[1]) * self.dims[0] + v[0];
-        let stored = match self.samples {
+        let (samples, i) = match self.samples {
+            Stored::Volume(s) => (s, (v[2] * self.dims[1] + v[1]) * self.dims[0] + v[0]),
+            Stored::Slices(s) => (s[v[2]], v[1] * self.dims[0] + v[0]),
+        };
+        let stored = match samples {
             Samples::U8(s) => f64::from(s[i]),
             Samples::I8(s) => f64::from(s[i]),
             Samples::U16(s) => f64::from(s[i]),

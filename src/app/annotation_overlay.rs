@@ -67,6 +67,9 @@ pub fn annotation_input(
     can_edit: bool,
 ) -> (Vec<Command>, bool) {
     let mut commands = Vec::new();
+    if let Some(kind) = layer.tool.paint().filter(|_| can_edit) {
+        return (paint_input(ui, response, map, kind), true);
+    }
     let grab = GRAB_POINTS as f64 * map.units_per_point();
     let key = map.key;
     let here = |pos: Pos2| map.from_screen(pos);
@@ -189,6 +192,63 @@ pub fn annotation_input(
         send(PointerEvent::Hover(here(p)));
     }
     (commands, true)
+}
+
+/// A painting tool's pointer events as voxel coordinates.
+fn paint_input(
+    ui: &Ui,
+    response: &Response,
+    map: &PlaneMapping<'_>,
+    kind: super::apply_segmentation::PaintKind,
+) -> Vec<Command> {
+    use super::apply_segmentation::PaintEvent;
+    let voxel = |pos: Pos2| {
+        let uv = (pos - map.image.min) / map.image.size();
+        map.view.voxel_at([f64::from(uv.x), f64::from(uv.y)])
+    };
+    let plane = map.view.plane;
+    let mut events = Vec::new();
+    if response.drag_started_by(PointerButton::Primary)
+        && let Some(origin) = ui.input(|i| i.pointer.press_origin())
+        && map.image.contains(origin)
+    {
+        events.push(PaintEvent::Down(voxel(origin)));
+    }
+    if response.dragged_by(PointerButton::Primary)
+        && let Some(p) = response.interact_pointer_pos()
+    {
+        events.push(PaintEvent::Move(voxel(p)));
+    }
+    if response.drag_stopped_by(PointerButton::Primary) {
+        events.push(PaintEvent::Up);
+    }
+    if response.clicked_by(PointerButton::Primary)
+        && let Some(p) = response.interact_pointer_pos()
+        && map.image.contains(p)
+    {
+        events.push(PaintEvent::Click(voxel(p)));
+    }
+    events
+        .into_iter()
+        .map(|event| Command::Paint { plane, kind, event })
+        .collect()
+}
+
+/// The brush outline under the pointer (radius in mm on this plane).
+pub fn draw_brush_cursor(ui: &Ui, clip: Rect, map: &PlaneMapping<'_>, radius_mm: f64) {
+    let Some(p) = ui
+        .input(|i| i.pointer.hover_pos())
+        .filter(|p| map.image.contains(*p))
+    else {
+        return;
+    };
+    let [w_mm, _] = map.view.size_mm();
+    if w_mm <= 0.0 {
+        return;
+    }
+    let r = (radius_mm / w_mm) as f32 * map.image.width();
+    ui.painter_at(clip)
+        .circle_stroke(p, r, Stroke::new(1.0, theme::ANNOTATION_DRAFT));
 }
 
 /// Draws the annotations on this viewport's plane, the draft and the reshape.

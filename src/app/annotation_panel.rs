@@ -32,6 +32,7 @@ pub fn annotation_panel_ui(
     ui: &mut Ui,
     project: Option<ProjectLine<'_>>,
     layer: &AnnotationLayer,
+    seg: &mut super::segmentation::SegmentationLayer,
     slice_names: &dyn Fn(&super::annotations::Shown) -> String,
 ) -> Vec<Command> {
     let mut commands = Vec::new();
@@ -99,15 +100,7 @@ pub fn annotation_panel_ui(
         commands.extend(super::sync_panel::read_only_banner_ui(ui));
     }
     ui.add_space(4.0);
-    ui.horizontal(|ui| {
-        ui.label("Label");
-        let label = &layer.label;
-        let coded = match (&label.scheme, &label.code) {
-            (Some(s), Some(c)) => format!("{} ({s} {c})", label.name),
-            _ => format!("{} (uncoded)", label.name),
-        };
-        ui.label(RichText::new(coded).color(theme::TEXT));
-    });
+    commands.extend(super::segment_panel::label_picker_ui(ui, seg, &layer.label));
     ui.horizontal_wrapped(|ui| {
         ui.spacing_mut().item_spacing.x = 3.0;
         commands.extend(tool_buttons_ui(ui, layer.tool, !project.read_only));
@@ -137,6 +130,8 @@ pub fn annotation_panel_ui(
             commands.push(Command::SetShowHistory(!on));
         }
     });
+    ui.separator();
+    commands.extend(super::segment_panel::segmentation_ui(ui, seg, editable));
     ui.separator();
     if layer.shown.is_empty() {
         ui.label(
@@ -259,6 +254,9 @@ pub fn tool_buttons_ui(ui: &mut Ui, current: Tool, enabled: bool) -> Option<Comm
                 Tool::Ellipse => "Ellipse",
                 Tool::Polygon => "Poly",
                 Tool::Freehand => "Free",
+                Tool::Brush => "Brush",
+                Tool::Eraser => "Erase",
+                Tool::Fill => "Fill",
             };
             let hint = format!("{} ({key}): {}", tool.name(), tool.how());
             if ui

@@ -33,10 +33,15 @@ pub enum Tool {
     Ellipse,
     Polygon,
     Freehand,
+    /// Paint the active segment (disc on the plane, or a ball in 3D).
+    Brush,
+    Eraser,
+    /// Flood fill from a click, within an HU range.
+    Fill,
 }
 
 impl Tool {
-    pub const ALL: [Tool; 9] = [
+    pub const ALL: [Tool; 12] = [
         Tool::Navigate,
         Tool::Point,
         Tool::Ruler,
@@ -46,12 +51,26 @@ impl Tool {
         Tool::Ellipse,
         Tool::Polygon,
         Tool::Freehand,
+        Tool::Brush,
+        Tool::Eraser,
+        Tool::Fill,
     ];
+
+    /// The segmentation tool this is, if any.
+    pub fn paint(self) -> Option<super::apply_segmentation::PaintKind> {
+        use super::apply_segmentation::PaintKind;
+        match self {
+            Tool::Brush => Some(PaintKind::Brush),
+            Tool::Eraser => Some(PaintKind::Eraser),
+            Tool::Fill => Some(PaintKind::Fill),
+            _ => None,
+        }
+    }
 
     /// The annotation kind this tool draws.
     pub fn kind(self) -> Option<Kind> {
         Some(match self {
-            Tool::Navigate => return None,
+            Tool::Navigate | Tool::Brush | Tool::Eraser | Tool::Fill => return None,
             Tool::Point => Kind::Point,
             Tool::Ruler => Kind::Ruler,
             Tool::Angle => Kind::Angle,
@@ -64,9 +83,12 @@ impl Tool {
     }
 
     pub fn name(self) -> &'static str {
-        match self.kind() {
-            None => "Navigate",
-            Some(kind) => shapes::kind_name(kind),
+        match (self, self.kind()) {
+            (Tool::Brush, _) => "Brush",
+            (Tool::Eraser, _) => "Eraser",
+            (Tool::Fill, _) => "Flood fill",
+            (_, None) => "Navigate",
+            (_, Some(kind)) => shapes::kind_name(kind),
         }
     }
 
@@ -82,6 +104,9 @@ impl Tool {
             Tool::Ellipse => egui::Key::E,
             Tool::Polygon => egui::Key::G,
             Tool::Freehand => egui::Key::F,
+            Tool::Brush => egui::Key::B,
+            Tool::Eraser => egui::Key::X,
+            Tool::Fill => egui::Key::K,
         }
     }
 
@@ -97,6 +122,9 @@ impl Tool {
             Tool::Ellipse => "Drag the box the ellipse fills.",
             Tool::Polygon => "Click the vertices; click the first one or double-click to close.",
             Tool::Freehand => "Drag around the outline; release to close.",
+            Tool::Brush => "Drag to paint the active segment; [ and ] change the radius.",
+            Tool::Eraser => "Drag to erase the active segment.",
+            Tool::Fill => "Click inside a structure: fills the connected voxels in the HU range.",
         }
     }
 }

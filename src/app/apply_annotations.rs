@@ -57,6 +57,8 @@ impl TesseraApp {
             Command::DismissRecoveryCode => self.recovery_code = None,
             Command::CloseProject => {
                 self.project = None;
+                self.segmentation.clear();
+                self.segmentation.classes.clear();
                 self.annotations.clear();
                 self.annotations.history.clear();
                 self.annotations.tool = Tool::Navigate;
@@ -137,6 +139,18 @@ impl TesseraApp {
                 self.annotations.show_history = show;
                 self.refresh_history();
             }
+            Command::PickClass(_)
+            | Command::NewSegmentation
+            | Command::ShowSegmentation(_)
+            | Command::AddSegment
+            | Command::SetActiveSegment(_)
+            | Command::SetBrushRadius(_)
+            | Command::StepBrushRadius(_)
+            | Command::SetBrushSphere(_)
+            | Command::SetThreshold(_)
+            | Command::SetLabelStyle { .. }
+            | Command::Paint { .. }
+            | Command::FillBetweenSlices { .. } => self.apply_segmentation(command),
             other => self.apply_sync(ctx, other),
         }
     }
@@ -150,8 +164,26 @@ impl TesseraApp {
             self.project_form = None;
             self.recovery_code = opened.recovery_code;
             self.project = Some(opened.project);
+            self.install_schema_for_new_project();
             self.refresh_annotations();
+            self.refresh_segmentations(true);
             self.refresh_conflicts();
+        }
+    }
+
+    /// A project just created here gets the default label schema (its admin is the user).
+    fn install_schema_for_new_project(&mut self) {
+        let Some(project) = &mut self.project else {
+            return;
+        };
+        if project.read_only || project.role != crate::project::Role::Admin {
+            return;
+        }
+        let empty = project.session.label_classes().map(|c| c.is_empty());
+        if let Ok(true) = empty
+            && let Err(e) = project.session.install_default_schema()
+        {
+            self.project_error("cannot install the default label schema", e);
         }
     }
 
@@ -183,7 +215,7 @@ impl TesseraApp {
         self.refresh_history();
     }
 
-    fn refresh_history(&mut self) {
+    pub(super) fn refresh_history(&mut self) {
         if !self.annotations.show_history {
             return;
         }
@@ -193,17 +225,28 @@ impl TesseraApp {
         let me = project.session.user().to_owned();
         match project.session.recent_history(HISTORY_LINES) {
             Ok(items) => {
-                self.annotations.history = items
-                    .into_iter()
-                    .map(|(item, payload)| HistoryLine {
+                let mut lines = Vec::with_capacity(items.len());
+                for (item, payload) in items {
+                    let annotation = payload.as_ref().is_some_and(|p| {
+                        p.edit.kind() == crate::project::model::ObjectKind::Annotation
+                    });
+                    // Strokes are named from their segmentation ("Brush +12.4 mL to Lesion 1").
+                    let text = match payload {
+                        Some(p) if annotation => shapes::describe_payload(&p),
+                        Some(p) => project
+                            .session
+                            .describe_event(item.event_id)
+                            .unwrap_or_else(|_| shapes::describe_payload(&p)),
+                        None => item.operation.clone(),
+                    };
+                    lines.push(HistoryLine {
                         mine: item.author == me,
-                        text: payload
-                            .as_ref()
-                            .map_or_else(|| item.operation.clone(), shapes::describe_payload),
+                        text,
                         author: item.author,
                         time_ms: item.time_ms,
-                    })
-                    .collect();
+                    });
+                }
+                self.annotations.history = lines;
             }
             Err(e) => self.project_error("cannot read the history", e),
         }
@@ -291,12 +334,15 @@ impl TesseraApp {
         };
         self.annotations.draft = None;
         let result = if undo {
-            project.session.undo()
+            project.session.undo_edit()
         } else {
-            project.session.redo()
+            project.session.redo_edit()
         };
         match result {
-            Ok(Some(_)) => self.refresh_annotations(),
+            Ok(Some(applied)) => {
+                self.apply_to_shown(&applied.edit);
+                self.refresh_annotations();
+            }
             Ok(None) => {
                 let what = if undo { "undo" } else { "redo" };
                 self.status.note = Some(format!("Nothing of yours to {what}"));

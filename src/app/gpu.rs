@@ -53,6 +53,17 @@ pub fn install(render_state: &egui_wgpu::RenderState) -> GpuLimits {
             },
             texture_entry(1),
             texture_entry(2),
+            texture_entry(3),
+            wgpu::BindGroupLayoutEntry {
+                binding: 4,
+                visibility: wgpu::ShaderStages::FRAGMENT,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            },
         ],
     });
     let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
@@ -90,9 +101,17 @@ pub fn install(render_state: &egui_wgpu::RenderState) -> GpuLimits {
         .write()
         .callback_resources
         .insert(SliceResources {
+            empty_labels: label_texture(device, [1, 1, 1]),
+            palette: device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("tessera-label-palette"),
+                size: (PALETTE_ENTRIES * 16) as u64,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }),
             pipeline,
             layout,
             volume: None,
+            labels: None,
             views: HashMap::new(),
         });
     GpuLimits {
@@ -232,6 +251,105 @@ pub struct SliceCallback {
     pub viewport: usize,
     pub volume: Arc<GpuVolume>,
     pub params: SliceParams,
+    /// The segmentation shown over the slice, with fill opacity and outline.
+    pub labels: Option<(Arc<GpuLabels>, LabelStyle)>,
+}
+
+/// How a label map is drawn.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LabelStyle {
+    /// 0..1.
+    pub fill_opacity: f32,
+    pub outline: bool,
+}
+
+/// Palette entries: one per label value.
+pub const PALETTE_ENTRIES: usize = 256;
+
+/// A box of label voxels waiting to be written to the GPU (x fastest, then y, z).
+struct LabelRegion {
+    origin: [u32; 3],
+    size: [u32; 3],
+    bytes: Vec<u8>,
+}
+
+/// A label map as the GPU holds it: an `R8Uint` 3D texture the size of the volume, fed
+/// by regions the app queues (whole map on load, changed bricks after a stroke), and a
+/// palette. Shared between the app (writer) and paint callbacks (reader).
+pub struct GpuLabels {
+    pub key: u64,
+    pub dims: [u32; 3],
+    pending: std::sync::Mutex<Vec<LabelRegion>>,
+    palette: std::sync::Mutex<Option<Box<[[f32; 4]; PALETTE_ENTRIES]>>>,
+}
+
+impl GpuLabels {
+    /// An all-background map of `dims` (key: unique per shown segmentation).
+    pub fn new(key: u64, dims: [u32; 3]) -> GpuLabels {
+        GpuLabels {
+            key,
+            dims,
+            pending: std::sync::Mutex::new(Vec::new()),
+            palette: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Queues a box of labels for upload (x fastest); ignored when it does not fit.
+    pub fn queue(&self, origin: [u32; 3], size: [u32; 3], bytes: Vec<u8>) {
+        let fits = (0..3).all(|a| origin[a].saturating_add(size[a]) <= self.dims[a]);
+        let len = size.iter().map(|s| *s as usize).product::<usize>();
+        if !fits || bytes.len() != len || len == 0 {
+            return;
+        }
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        pending.push(LabelRegion {
+            origin,
+            size,
+            bytes,
+        });
+    }
+
+    /// Sets the colours (rgb 0..1, alpha 0 hides the label); entry 0 is background.
+    pub fn set_palette(&self, palette: [[f32; 4]; PALETTE_ENTRIES]) {
+        let mut slot = self.palette.lock().unwrap_or_else(|e| e.into_inner());
+        *slot = Some(Box::new(palette));
+    }
+
+    fn take_pending(&self) -> Vec<LabelRegion> {
+        std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn take_palette(&self) -> Option<Box<[[f32; 4]; PALETTE_ENTRIES]>> {
+        self.palette
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+}
+
+fn label_texture(device: &wgpu::Device, dims: [u32; 3]) -> (wgpu::Texture, wgpu::TextureView) {
+    let texture = device.create_texture(&wgpu::TextureDescriptor {
+        label: Some("tessera-labels"),
+        size: wgpu::Extent3d {
+            width: dims[0].max(1),
+            height: dims[1].max(1),
+            depth_or_array_layers: dims[2].max(1),
+        },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D3,
+        format: wgpu::TextureFormat::R8Uint,
+        usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+        view_formats: &[],
+    });
+    let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
+    (texture, view)
+}
+
+struct ResidentLabels {
+    key: u64,
+    _texture: wgpu::Texture,
+    view: wgpu::TextureView,
 }
 
 struct ResidentVolume {
@@ -245,6 +363,8 @@ struct ResidentVolume {
 
 struct ViewSlot {
     volume_key: u64,
+    /// The label texture bound (0: the empty one).
+    labels_key: u64,
     buffer: wgpu::Buffer,
     bind_group: wgpu::BindGroup,
 }
@@ -253,10 +373,14 @@ struct SliceResources {
     pipeline: wgpu::RenderPipeline,
     layout: wgpu::BindGroupLayout,
     volume: Option<ResidentVolume>,
+    labels: Option<ResidentLabels>,
+    /// Bound when no segmentation is shown.
+    empty_labels: (wgpu::Texture, wgpu::TextureView),
+    palette: wgpu::Buffer,
     views: HashMap<usize, ViewSlot>,
 }
 
-const UNIFORM_FLOATS: usize = 24;
+const UNIFORM_FLOATS: usize = 28;
 
 impl SliceCallback {
     fn uniforms(&self, dims: [u32; 3]) -> [f32; UNIFORM_FLOATS] {
@@ -291,6 +415,12 @@ impl SliceCallback {
             f(if v.colour { p.invert } else { invert }),
             f(p.hot_iron),
             f(p.nearest),
+            0.0,
+            self.labels
+                .as_ref()
+                .map_or(0.0, |(_, s)| s.fill_opacity.clamp(0.0, 1.0)),
+            f(self.labels.as_ref().is_some_and(|(_, s)| s.outline)),
+            f(self.labels.as_ref().is_some_and(|(l, _)| l.dims == dims)),
             0.0,
         ]
     }
@@ -406,6 +536,53 @@ impl egui_wgpu::CallbackTrait for SliceCallback {
             res.volume = None;
             res.volume = Some(upload(device, queue, &self.volume));
         }
+        // The shown label map: (re)created when another segmentation is shown, then fed
+        // the regions the app queued since the last frame.
+        let labels = self
+            .labels
+            .as_ref()
+            .filter(|(l, _)| res.volume.as_ref().is_some_and(|v| v.dims == l.dims));
+        if let Some((l, _)) = labels {
+            if res.labels.as_ref().map(|r| r.key) != Some(l.key) {
+                let (texture, view) = label_texture(device, l.dims);
+                res.labels = Some(ResidentLabels {
+                    key: l.key,
+                    _texture: texture,
+                    view,
+                });
+            }
+            if let Some(resident) = &res.labels {
+                for region in l.take_pending() {
+                    queue.write_texture(
+                        wgpu::TexelCopyTextureInfo {
+                            texture: &resident._texture,
+                            mip_level: 0,
+                            origin: wgpu::Origin3d {
+                                x: region.origin[0],
+                                y: region.origin[1],
+                                z: region.origin[2],
+                            },
+                            aspect: wgpu::TextureAspect::All,
+                        },
+                        &region.bytes,
+                        wgpu::TexelCopyBufferLayout {
+                            offset: 0,
+                            bytes_per_row: Some(region.size[0]),
+                            rows_per_image: Some(region.size[1]),
+                        },
+                        wgpu::Extent3d {
+                            width: region.size[0],
+                            height: region.size[1],
+                            depth_or_array_layers: region.size[2],
+                        },
+                    );
+                }
+            }
+            if let Some(palette) = l.take_palette() {
+                queue.write_buffer(&res.palette, 0, bytemuck::cast_slice(&palette[..]));
+            }
+        }
+        let labels_key = labels.map_or(0, |(l, _)| l.key);
         let Some(volume) = &res.volume else {
             return Vec::new();
         };
@@ -413,7 +590,7 @@ impl egui_wgpu::CallbackTrait for SliceCallback {
         let stale = res
             .views
             .get(&self.viewport)
-            .is_none_or(|slot| slot.volume_key != volume.key);
+            .is_none_or(|slot| slot.volume_key != volume.key || slot.labels_key != labels_key);
         if stale {
             let buffer = device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("tessera-slice-params"),
@@ -437,12 +614,26 @@ impl egui_wgpu::CallbackTrait for SliceCallback {
                         binding: 2,
                         resource: wgpu::BindingResource::TextureView(&volume.colour_view),
                     },
+                    wgpu::BindGroupEntry {
+                        binding: 3,
+                        resource: wgpu::BindingResource::TextureView(
+                            match (&res.labels, labels_key) {
+                                (Some(l), key) if key != 0 && l.key == key => &l.view,
+                                _ => &res.empty_labels.1,
+                            },
+                        ),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 4,
+                        resource: res.palette.as_entire_binding(),
+                    },
                 ],
             });
             res.views.insert(
                 self.viewport,
                 ViewSlot {
                     volume_key: volume.key,
+                    labels_key,
                     buffer,
                     bind_group,
                 },

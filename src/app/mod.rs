@@ -10,11 +10,14 @@ pub mod annotation_overlay;
 pub mod annotation_panel;
 pub mod annotations;
 mod apply_annotations;
+mod apply_segmentation;
 mod apply_sync;
 pub mod gpu;
 pub mod hotkeys;
 pub mod loader;
 pub mod project_form;
+pub mod segment_panel;
+pub mod segmentation;
 pub mod series_browser;
 pub mod start;
 pub mod status_bar;
@@ -175,6 +178,32 @@ pub enum Command {
     },
     /// Leave read-only mode and edit the shared file itself.
     EditSharedFile,
+    /// Use this label class (index into the project's classes) for what is drawn next.
+    PickClass(usize),
+    NewSegmentation,
+    ShowSegmentation(crate::project::Id),
+    /// Add a segment of the current class to the shown segmentation.
+    AddSegment,
+    SetActiveSegment(u8),
+    SetBrushRadius(f64),
+    /// `[` / `]`: brush radius one step down / up.
+    StepBrushRadius(bool),
+    SetBrushSphere(bool),
+    SetThreshold(Option<crate::annotate::tools::HuRange>),
+    SetLabelStyle {
+        fill_opacity: f32,
+        outline: bool,
+    },
+    /// A painting tool's pointer event on a viewport showing `plane`.
+    Paint {
+        plane: crate::imaging::mpr::Plane,
+        kind: apply_segmentation::PaintKind,
+        event: apply_segmentation::PaintEvent,
+    },
+    /// Interpolate the active segment between painted slices along a voxel axis.
+    FillBetweenSlices {
+        axis: usize,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -263,6 +292,7 @@ pub struct TesseraApp {
     import_preview: Option<(PathBuf, crate::project::ImportSummary)>,
     conflicts: Vec<crate::project::ConflictItem>,
     show_conflicts: bool,
+    segmentation: segmentation::SegmentationLayer,
 }
 
 /// The tag browser's data: the instance shown, read on a background thread.
@@ -350,6 +380,7 @@ impl TesseraApp {
             import_preview: None,
             conflicts: Vec::new(),
             show_conflicts: false,
+            segmentation: segmentation::SegmentationLayer::default(),
         };
         if !initial_paths.is_empty() {
             app.apply(&cc.egui_ctx, Command::Open(initial_paths));
@@ -378,6 +409,11 @@ impl TesseraApp {
         self
     }
 
+    /// The segmentation layer of the selected series.
+    pub fn segmentation_layer(&self) -> &segmentation::SegmentationLayer {
+        &self.segmentation
+    }
+
     /// The annotation layer of the selected series.
     pub fn annotation_layer(&self) -> &annotations::AnnotationLayer {
         &self.annotations
@@ -402,6 +438,7 @@ impl TesseraApp {
             read_only: false,
         });
         self.refresh_annotations();
+        self.refresh_segmentations(true);
     }
 
     /// Whether a sync job (export, import, copy) is running.
@@ -533,7 +570,9 @@ impl TesseraApp {
                 self.selected = Some(index);
                 self.chrome.cine.playing = false;
                 self.annotations.clear();
+                self.segmentation.clear();
                 self.refresh_annotations();
+                self.refresh_segmentations(true);
             }
             Command::SelectSeries(_) => {}
             Command::Activate(viewport) => {
@@ -694,6 +733,7 @@ impl TesseraApp {
         self.problems.clear();
         self.chrome.cine.playing = false;
         self.annotations.clear();
+        self.segmentation.clear();
         // CPU textures are keyed by slice address: a new load may reuse an address.
         self.cpu_textures = Default::default();
     }
@@ -784,6 +824,7 @@ impl TesseraApp {
                 }
                 if self.selected == Some(index) {
                     self.refresh_annotations();
+                    self.refresh_segmentations(true);
                 }
             }
             LoadEvent::Provenance { index, sources } => {
@@ -857,6 +898,12 @@ impl TesseraApp {
                     if i.consume_key(egui::Modifiers::NONE, tool.key()) {
                         commands.push(Command::SelectTool(tool));
                     }
+                }
+                if i.consume_key(egui::Modifiers::NONE, egui::Key::OpenBracket) {
+                    commands.push(Command::StepBrushRadius(false));
+                }
+                if i.consume_key(egui::Modifiers::NONE, egui::Key::CloseBracket) {
+                    commands.push(Command::StepBrushRadius(true));
                 }
                 if i.consume_key(egui::Modifiers::NONE, egui::Key::H) {
                     commands.push(Command::SetShowHistory(!self.annotations.show_history));
@@ -1101,25 +1148,29 @@ impl eframe::App for TesseraApp {
 }
 
 impl TesseraApp {
-    fn annotation_panel(&self, ui: &mut egui::Ui) -> Vec<Command> {
+    fn annotation_panel(&mut self, ui: &mut egui::Ui) -> Vec<Command> {
         let project = self.project.as_ref();
         let file = project
             .and_then(|p| p.path.file_name())
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let conflicts = self
+            .conflicts
+            .iter()
+            .map(|c| c.annotation)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
         let line = project.map(|p| annotation_panel::ProjectLine {
             file: &file,
             user: &p.user,
             role: p.role.as_str(),
             read_only: p.read_only,
-            conflicts: self
-                .conflicts
-                .iter()
-                .map(|c| c.annotation)
-                .collect::<std::collections::BTreeSet<_>>()
-                .len(),
+            conflicts,
         });
-        let loaded = self.selected_loaded();
+        let loaded = self
+            .selected
+            .and_then(|i| self.series.get(i))
+            .and_then(|e| e.loaded.as_ref());
         let where_is = |shown: &annotations::Shown| -> String {
             match (shown.key, loaded) {
                 (Some(key), Some(s)) => {
@@ -1134,7 +1185,13 @@ impl TesseraApp {
                 _ => "not on a loaded slice".to_owned(),
             }
         };
-        annotation_panel::annotation_panel_ui(ui, line, &self.annotations, &where_is)
+        annotation_panel::annotation_panel_ui(
+            ui,
+            line,
+            &self.annotations,
+            &mut self.segmentation,
+            &where_is,
+        )
     }
 }
 
@@ -1182,6 +1239,8 @@ impl TesseraApp {
                 gpu: self.gpu,
                 multi: layout.viewports() > 1,
                 annotations: &self.annotations,
+                labels: self.segmentation.gpu_labels(),
+                brush_radius_mm: self.segmentation.brush_radius_mm,
                 can_edit: self.project.as_ref().is_some_and(|p| !p.read_only),
             };
             let mut child = ui.new_child(

@@ -15,11 +15,17 @@ struct Params {
     lut: vec4<f32>,
     // x: invert (0/1), y: colour map (0 grey, 1 hot iron), z: nearest sampling (0/1).
     flags: vec4<f32>,
+    // Label map overlay: x fill opacity (0..1), y outline (0/1), z shown (0/1).
+    overlay: vec4<f32>,
 };
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var grey: texture_3d<u32>;
 @group(0) @binding(2) var colour: texture_3d<u32>;
+// The shown segmentation's label map (same voxels as the volume) and its colours
+// (rgb, a = 0 hides a segment).
+@group(0) @binding(3) var labels: texture_3d<u32>;
+@group(0) @binding(4) var<uniform> palette: array<vec4<f32>, 256>;
 
 struct VertexOut {
     @builtin(position) position: vec4<f32>,
@@ -49,9 +55,39 @@ fn hot_iron(t: f32) -> vec3<f32> {
     return vec3(clamp(t * 3.0, 0.0, 1.0), clamp(t * 3.0 - 1.0, 0.0, 1.0), clamp(t * 3.0 - 2.0, 0.0, 1.0));
 }
 
+fn label_at(v: vec3<f32>, hi: vec3<i32>) -> u32 {
+    return textureLoad(labels, clamp(vec3<i32>(round(v)), vec3(0), hi), 0).r;
+}
+
+// Segment fill (nearest voxel, so edges stay on voxel boundaries) and a one-pixel outline
+// where a neighbouring screen pixel shows another label.
+fn with_labels(rgb: vec3<f32>, v: vec3<f32>, dvx: vec3<f32>, dvy: vec3<f32>) -> vec3<f32> {
+    if (params.overlay.z < 0.5) {
+        return rgb;
+    }
+    let hi = vec3<i32>(params.dims.xyz) - vec3(1);
+    let l = label_at(v, hi);
+    if (l == 0u) {
+        return rgb;
+    }
+    let c = palette[l];
+    var out = mix(rgb, c.rgb, params.overlay.x * c.a);
+    if (params.overlay.y > 0.5 && c.a > 0.0) {
+        let edge = label_at(v + dvx, hi) != l || label_at(v - dvx, hi) != l
+            || label_at(v + dvy, hi) != l || label_at(v - dvy, hi) != l;
+        if (edge) {
+            out = c.rgb;
+        }
+    }
+    return out;
+}
+
 @fragment
 fn fs_main(in: VertexOut) -> @location(0) vec4<f32> {
     let v = params.origin.xyz + in.f.x * params.axis_x.xyz + in.f.y * params.axis_y.xyz;
+    // Screen-pixel steps in voxels (taken before any branch: derivatives need uniform flow).
+    let dvx = dpdx(v);
+    let dvy = dpdy(v);
     let n = params.dims.xyz;
     if (any(v < vec3(-0.5)) || any(v > n - vec3(0.5))) {
         return vec4(0.0, 0.0, 0.0, 1.0);
@@ -95,7 +131,7 @@ fn fs_main(in: VertexOut) -> @location(0) vec4<f32> {
         if (params.flags.x > 0.5) {
             rgb = vec3(1.0) - rgb;
         }
-        return vec4(rgb, 1.0);
+        return vec4(with_labels(rgb, v, dvx, dvy), 1.0);
     }
     // DICOM PS3.3 C.11.2.1.2.1 linear VOI function.
     let value = rgb.x * params.lut.x + params.lut.y;
@@ -106,7 +142,7 @@ fn fs_main(in: VertexOut) -> @location(0) vec4<f32> {
         y = 1.0 - y;
     }
     if (params.flags.y > 0.5) {
-        return vec4(hot_iron(y), 1.0);
+        return vec4(with_labels(hot_iron(y), v, dvx, dvy), 1.0);
     }
-    return vec4(vec3(y), 1.0);
+    return vec4(with_labels(vec3(y), v, dvx, dvy), 1.0);
 }

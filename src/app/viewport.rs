@@ -47,6 +47,12 @@ pub struct ViewportInput<'a> {
     /// More than one viewport on screen (crosshair, plane names, active frame).
     pub multi: bool,
     pub annotations: &'a super::annotations::AnnotationLayer,
+    /// The segmentation shown over the slices, and how.
+    pub labels: Option<(
+        std::sync::Arc<super::gpu::GpuLabels>,
+        super::gpu::LabelStyle,
+    )>,
+    pub brush_radius_mm: f64,
     /// A project is open: tools may draw and shapes may be edited.
     pub can_edit: bool,
 }
@@ -215,6 +221,14 @@ pub fn viewport_ui(
             commands.extend(annotation_commands);
             commands.extend(input_commands(ui, &response, &shown, left_taken));
             draw_annotations(ui, rect, input.annotations, &mapping);
+            if input.can_edit && input.annotations.tool.paint().is_some() {
+                super::annotation_overlay::draw_brush_cursor(
+                    ui,
+                    rect,
+                    &mapping,
+                    input.brush_radius_mm,
+                );
+            }
             let hover = response
                 .hover_pos()
                 .filter(|p| image.contains(*p))
@@ -308,6 +322,7 @@ fn draw_volume(ui: &mut Ui, shown: &Shown<'_>, cpu: &mut CpuSliceTexture) {
                 viewport: input.index,
                 volume: std::sync::Arc::clone(&loaded.gpu),
                 params,
+                labels: input.labels.clone(),
             },
         ));
         return;
