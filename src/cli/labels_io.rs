@@ -21,6 +21,7 @@ use crate::interop::nifti::{self, ImageVolume};
 use crate::interop::{self, Authoring, SourceSeries, csv, seg, sr};
 use crate::project::audit::{Action, Outcome};
 use crate::project::model::{Annotation, ImageRef};
+use crate::project::segmentations::SegmentationInfo;
 use crate::project::{Id, Session, VerifyOnOpen};
 
 /// Export formats besides labels JSON.
@@ -57,6 +58,7 @@ pub struct ExportRequest {
     pub reviewed_only: bool,
     pub study: Option<PathBuf>,
     pub with_image: bool,
+    pub segmentation: Option<String>,
 }
 
 const NOT_YET_GEOJSON: &str = "not yet: QuPath GeoJSON needs slide annotations, which are not built (the whole-slide work brings them)";
@@ -92,13 +94,19 @@ pub fn export(req: ExportRequest, who: &UserArg) -> anyhow::Result<ExitCode> {
     let mut s = unlock(&req.file, who, VerifyOnOpen::Yes)?;
     let all = s.annotations()?;
     let readers = readers(&mut s)?;
+    let segmentations = s.segmentations()?;
+    let seg_series = |i: &SegmentationInfo| match &i.image {
+        ImageRef::Dicom { series_uid, .. } => Some(series_uid.clone()),
+        ImageRef::Slide { .. } => None,
+    };
 
-    // The series under --study, by the annotations' series UIDs.
+    // The series under --study, by the annotations' and segmentations' series UIDs.
     let series_uids: Vec<String> = {
         let mut v: Vec<String> = all
             .iter()
             .filter_map(series_uid)
             .map(str::to_owned)
+            .chain(segmentations.iter().filter_map(seg_series))
             .collect();
         v.sort();
         v.dedup();
@@ -122,7 +130,32 @@ pub fn export(req: ExportRequest, who: &UserArg) -> anyhow::Result<ExitCode> {
             }
         })
         .collect();
-    if selected.is_empty() {
+    let in_case = |uid: &str| match &req.case {
+        None => true,
+        Some(case) => {
+            uid == case
+                || found
+                    .get(uid)
+                    .is_some_and(|s| s.source.study_instance_uid == *case)
+        }
+    };
+    let selected_segs: Vec<&SegmentationInfo> = segmentations
+        .iter()
+        .filter(|i| seg_series(i).is_some_and(|u| in_case(&u)))
+        .filter(|i| {
+            req.segmentation
+                .as_ref()
+                .is_none_or(|name| i.header.name == *name)
+        })
+        .collect();
+    if req.segmentation.is_some() && selected_segs.is_empty() {
+        bail!(
+            "no segmentation of that name (tessera labels export lists none by that --segmentation)"
+        );
+    }
+    let use_stored =
+        matches!(req.format, ExportFormat::Seg | ExportFormat::Nifti) && !selected_segs.is_empty();
+    if selected.is_empty() && !use_stored {
         bail!(
             "no annotations to export{}",
             if req.case.is_some() {
@@ -175,10 +208,43 @@ pub fn export(req: ExportRequest, who: &UserArg) -> anyhow::Result<ExitCode> {
             );
         }
         ExportFormat::Seg | ExportFormat::Sr | ExportFormat::Nifti => {
-            let series = one_series(&selected, &found)?;
+            // A stored segmentation is written as it is; without one, the area
+            // annotations are rasterised onto the series.
+            let stored = if use_stored {
+                let info = match selected_segs.as_slice() {
+                    [one] => *one,
+                    many => bail!(
+                        "{} segmentations match: choose one with --segmentation NAME ({})",
+                        many.len(),
+                        many.iter()
+                            .map(|i| i.header.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
+                let uid = seg_series(info).unwrap_or_default();
+                let series = found
+                    .get(&uid)
+                    .ok_or_else(|| anyhow::anyhow!("the segmented series is not under --study"))?;
+                let loaded = s.load_segmentation(info.id)?;
+                Some((
+                    series,
+                    interop::from_segmentation(&loaded.info, &loaded.map, &series.source)?,
+                ))
+            } else {
+                None
+            };
+            let series = match &stored {
+                Some((series, _)) => series,
+                None => one_series(&selected, &found)?,
+            };
+            let rasterise = |selected: &[Annotation]| match &stored {
+                Some((_, labels)) => Ok((labels.clone(), Vec::new())),
+                None => interop::from_annotations(selected, &series.source),
+            };
             let (summary, skipped) = match req.format {
                 ExportFormat::Seg => {
-                    let (labels, skipped) = interop::from_annotations(&selected, &series.source)?;
+                    let (labels, skipped) = rasterise(&selected)?;
                     let who = Authoring::new(&who.user, "Tessera segmentation")?;
                     let w = seg::write(out, &labels, &series.source, &who)?;
                     (
@@ -199,7 +265,7 @@ pub fn export(req: ExportRequest, who: &UserArg) -> anyhow::Result<ExitCode> {
                     )
                 }
                 _ => {
-                    let (labels, skipped) = interop::from_annotations(&selected, &series.source)?;
+                    let (labels, skipped) = rasterise(&selected)?;
                     if labels.segments.is_empty() {
                         return Err(interop::InteropError::Empty.into());
                     }
@@ -245,7 +311,7 @@ pub fn import(
         ImportFormat::Geojson => bail!(NOT_YET_GEOJSON),
         ImportFormat::Seg => {
             // Check the project opens for this user before reading anything else.
-            let _session = unlock(file, who, VerifyOnOpen::Yes)?;
+            let mut session = unlock(file, who, VerifyOnOpen::Yes)?;
             let source = match study {
                 None => None,
                 Some(dir) => {
@@ -259,18 +325,55 @@ pub fn import(
                     found.into_values().next().map(|s| s.source)
                 }
             };
-            let read = seg::read(path, source.as_ref())?;
-            let voxels: u64 = read.labels.histogram()[1..].iter().sum();
-            let [a, b, c] = read.labels.grid.dims;
-            bail!(
-                "not yet: projects cannot store label maps until the segmentation work lands; the SEG was read and checked ({} segments, {voxels} labelled voxels on a {a}×{b}×{c} grid{})",
-                read.labels.segments.len(),
-                if source.is_some() {
-                    ", aligned with the source series"
+            let Some(source) = source else {
+                bail!(
+                    "--study DIR is required: a SEG is stored aligned with its source series, which must be under DIR"
+                );
+            };
+            let read = seg::read(path, Some(&source))?;
+            let name = path
+                .file_stem()
+                .map(|n| n.to_string_lossy().chars().take(64).collect::<String>())
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or_else(|| "Imported segmentation".to_owned());
+            let classes = session.label_classes()?;
+            let imported = interop::to_segmentation(&read.labels, &source, &name, &classes)?;
+            let image = ImageRef::Dicom {
+                series_uid: source.series_instance_uid.clone(),
+                sop_uid: None,
+                frame: None,
+                plane: None,
+                provenance: None,
+            };
+            let id = session.create_segmentation(image, imported.header)?;
+            for (index, segment) in &imported.segments {
+                session.define_segment(id, *index, Some(segment.clone()))?;
+            }
+            if let Some(stroke) = imported.stroke {
+                session.commit_edit(crate::project::model::Edit::SegmentStroke {
+                    segmentation: id,
+                    stroke,
+                })?;
+            }
+            session.record(
+                Action::LabelsImport,
+                Outcome::Success,
+                Some("labels import seg"),
+            )?;
+            println!(
+                "stored segmentation {name:?}: {} segments, {} labelled voxels{}",
+                imported.segments.len(),
+                imported.voxels,
+                if read.overlapping_voxels > 0 {
+                    format!(
+                        " ({} voxels claimed by two segments kept the later one)",
+                        read.overlapping_voxels
+                    )
                 } else {
-                    ""
+                    String::new()
                 }
             );
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

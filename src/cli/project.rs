@@ -142,6 +142,10 @@ pub enum LabelsCommand {
         /// nifti: also write the source image volume (FILE_image.nii.gz).
         #[arg(long)]
         with_image: bool,
+        /// seg, nifti: the stored segmentation to write, by name (default: the series'
+        /// only one; without any, the area annotations are rasterised).
+        #[arg(long, value_name = "NAME")]
+        segmentation: Option<String>,
         #[command(flatten)]
         who: UserArg,
     },
@@ -376,6 +380,7 @@ pub fn run_labels(cmd: LabelsCommand) -> anyhow::Result<ExitCode> {
             reviewed_only,
             study,
             with_image,
+            segmentation,
             who,
         } => {
             let request = labels_io::ExportRequest {
@@ -386,6 +391,7 @@ pub fn run_labels(cmd: LabelsCommand) -> anyhow::Result<ExitCode> {
                 reviewed_only,
                 study,
                 with_image,
+                segmentation,
             };
             return labels_io::export(request, &who);
         }

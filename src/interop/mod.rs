@@ -20,12 +20,14 @@ mod rasterise;
 pub mod seg;
 mod source;
 pub mod sr;
+mod stored;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use placement::{Measured, NotPlaced, Placement, measurements};
 pub use rasterise::from_annotations;
 pub use source::{SourceSeries, SourceSlice};
+pub use stored::{ImportedSegmentation, from_segmentation, to_segmentation};
 
 use crate::imaging::mpr::VolumeGrid;
 use crate::project::model::Label;

@@ -615,6 +615,12 @@ fn a_radiologist_paints_a_coded_lesion_in_3d_measures_it_and_finds_it_again()
     assert_eq!(segs.len(), 1);
     let loaded = session.load_segmentation(segs[0].id)?;
     assert_eq!(loaded.map.histogram()[1], painted.voxels);
+    // What the viewer painted lines up with the series as the exports see it.
+    let found = tessera::imaging::discovery::discover(&[study.join("CT")]);
+    let (_, _, series) = found.series().next().unwrap();
+    let source = tessera::interop::SourceSeries::from_stack(&series.stacks[0])?;
+    let labels = tessera::interop::from_segmentation(&loaded.info, &loaded.map, &source)?;
+    assert_eq!(labels.histogram()[1], painted.voxels);
     let ops: Vec<String> = session
         .recent_history(20)?
         .into_iter()

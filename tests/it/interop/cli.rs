@@ -233,10 +233,8 @@ fn demo_study_exports_pass_their_validators() {
                 s(&seg_path),
                 "--format",
                 "seg",
-                "--study",
-                s(&study),
             ],
-            "the SEG was read and checked (1 segments",
+            "--study DIR is required",
         ),
     ] {
         let (code, _, err) = tessera(&args);
@@ -246,6 +244,39 @@ fn demo_study_exports_pass_their_validators() {
             "{args:?}: {err}"
         );
     }
+
+    // The SEG imported into the project is a stored segmentation; exported again (now
+    // from the stored label map, not the outlines) it holds the same voxels and codes.
+    let (code, said, err) = tessera(&[
+        "labels",
+        "import",
+        s(&project),
+        s(&seg_path),
+        "--format",
+        "seg",
+        "--study",
+        s(&study),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        said.contains("stored segmentation") && said.contains("1 segments"),
+        "{said}"
+    );
+    let again = out("stored-seg.dcm");
+    let said = export("seg", &again, &[]);
+    assert!(said.contains("1 segments"), "{said}");
+    assert_dciodvfy_clean("cli stored seg", &again);
+    let back_again = seg::read(&again, Some(&source)).unwrap();
+    assert_eq!(back_again.labels.voxels, expected.voxels);
+    assert_eq!(back_again.labels.segments[0].type_.value, "52988006");
+    let nii_stored = out("stored.nii.gz");
+    export("nifti", &nii_stored, &[]);
+    let stored_nii = tessera::interop::nifti::read(&nii_stored).unwrap();
+    assert_eq!(
+        stored_nii.data, expected.voxels,
+        "NIfTI of the stored label map"
+    );
+    assert_eq!(stored_nii.qform, stored_nii.sform);
 
     let python = match python() {
         Ok(p) => p,
