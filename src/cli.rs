@@ -20,7 +20,7 @@ use crate::imaging::pixels::{self, DecodeError};
 mod bench;
 mod docs;
 mod info;
-mod labels_io;
+pub mod labels_io;
 pub mod project;
 
 /// Tessera: annotate DICOM series and whole-slide images offline.

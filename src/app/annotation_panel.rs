@@ -87,6 +87,19 @@ pub fn annotation_panel_ui(
         {
             commands.push(Command::ImportBundleDialog);
         }
+        ui.menu_button("Export…", |ui| {
+            use crate::cli::labels_io::ExportFormat;
+            for (format, name) in [
+                (ExportFormat::Seg, "DICOM SEG (segmentation)"),
+                (ExportFormat::Sr, "DICOM SR (measurements)"),
+                (ExportFormat::Nifti, "NIfTI label map"),
+                (ExportFormat::Csv, "CSV (measurements)"),
+            ] {
+                if ui.button(name).clicked() {
+                    commands.push(Command::ExportLabelsDialog(format));
+                }
+            }
+        });
         let text = format!("Conflicts ({})", project.conflicts);
         if ui
             .small_button(text)

@@ -7,6 +7,7 @@
 use super::project_form::FormKind;
 use super::sync_jobs::{JobPoll, SyncJob, SyncOutcome, SyncTask};
 use super::{Command, TesseraApp};
+use crate::cli::labels_io::{ExportFormat, ExportRequest};
 
 impl TesseraApp {
     /// Applies the sync commands (called by `apply_annotation`).
@@ -84,6 +85,33 @@ impl TesseraApp {
                     Err(e) => self.project_error("cannot resolve", e),
                 }
             }
+            Command::ExportLabelsDialog(format) => self.export_prompt = Some(format),
+            Command::ConfirmExport(go) => {
+                let Some(format) = self.export_prompt.take() else {
+                    return;
+                };
+                if !go {
+                    return;
+                }
+                let (name, ext) = match format {
+                    ExportFormat::Seg => ("segmentation.dcm", "dcm"),
+                    ExportFormat::Sr => ("measurements-sr.dcm", "dcm"),
+                    ExportFormat::Nifti => ("labels.nii.gz", "gz"),
+                    ExportFormat::Csv | ExportFormat::Geojson => ("measurements.csv", "csv"),
+                };
+                if let Some(out) = rfd::FileDialog::new()
+                    .set_title("Export (plaintext)")
+                    .add_filter(ext, &[ext])
+                    .set_file_name(name)
+                    .save_file()
+                {
+                    let request = self.export_request(format, out);
+                    self.apply(
+                        ctx,
+                        Command::StartSync(SyncTask::ExportLabels(Box::new(request))),
+                    );
+                }
+            }
             Command::EditSharedFile => {
                 if let Some(p) = &mut self.project {
                     p.read_only = false;
@@ -139,9 +167,43 @@ impl TesseraApp {
                             form.writable = true;
                         }
                     }
+                    Ok(SyncOutcome::LabelsExported(said)) => {
+                        self.status.note =
+                            Some(said.lines().next().unwrap_or("Exported").to_owned());
+                    }
                     Err(e) => self.report_problem(e),
                 }
             }
+        }
+    }
+
+    /// An export of the selected series (or everything) against the opened study.
+    pub fn export_request(&self, format: ExportFormat, out: std::path::PathBuf) -> ExportRequest {
+        let study = match self.opened_paths.as_slice() {
+            [one] if one.is_dir() => Some(one.clone()),
+            [first, ..] => first.parent().map(std::path::Path::to_path_buf),
+            [] => None,
+        };
+        ExportRequest {
+            file: self
+                .project
+                .as_ref()
+                .map(|p| p.path.clone())
+                .unwrap_or_default(),
+            format,
+            out: Some(out),
+            case: self
+                .selected
+                .and_then(|i| self.series.get(i))
+                .map(|e| e.info.series_uid.clone()),
+            reviewed_only: false,
+            study,
+            with_image: false,
+            segmentation: self
+                .segmentation
+                .shown
+                .as_ref()
+                .map(|s| s.info.header.name.clone()),
         }
     }
 

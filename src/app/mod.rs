@@ -178,6 +178,10 @@ pub enum Command {
     },
     /// Leave read-only mode and edit the shared file itself.
     EditSharedFile,
+    /// Ask for an export: first the plaintext warning, then where to write it.
+    ExportLabelsDialog(crate::cli::labels_io::ExportFormat),
+    /// The plaintext warning answered (`true`: choose the file and export).
+    ConfirmExport(bool),
     /// Use this label class (index into the project's classes) for what is drawn next.
     PickClass(usize),
     NewSegmentation,
@@ -293,6 +297,10 @@ pub struct TesseraApp {
     conflicts: Vec<crate::project::ConflictItem>,
     show_conflicts: bool,
     segmentation: segmentation::SegmentationLayer,
+    /// An export waiting for the user to accept that it is plaintext.
+    export_prompt: Option<crate::cli::labels_io::ExportFormat>,
+    /// What was opened last (exports find the series' files there).
+    opened_paths: Vec<PathBuf>,
 }
 
 /// The tag browser's data: the instance shown, read on a background thread.
@@ -381,6 +389,8 @@ impl TesseraApp {
             conflicts: Vec::new(),
             show_conflicts: false,
             segmentation: segmentation::SegmentationLayer::default(),
+            export_prompt: None,
+            opened_paths: Vec::new(),
         };
         if !initial_paths.is_empty() {
             app.apply(&cc.egui_ctx, Command::Open(initial_paths));
@@ -508,6 +518,7 @@ impl TesseraApp {
         match command {
             Command::Open(paths) => {
                 self.reset_for_load();
+                self.opened_paths = paths.clone();
                 if let Some(store) = &self.recent_store {
                     let now = std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)
@@ -525,6 +536,7 @@ impl TesseraApp {
             }
             Command::OpenDemo => {
                 self.reset_for_load();
+                self.opened_paths = vec![crate::imaging::demo::demo_cache_dir()];
                 let repaint = ctx.clone();
                 match Loader::spawn_demo(move || repaint.request_repaint()) {
                     Ok(loader) => self.loader = Some(loader),
@@ -1116,6 +1128,11 @@ impl eframe::App for TesseraApp {
         }
         if let Some(job) = &self.sync_job {
             sync_panel::sync_progress_ui(ui, job);
+        }
+        if let Some(format) = self.export_prompt
+            && let Some(go) = sync_panel::export_warning_ui(ui, format)
+        {
+            commands.push(Command::ConfirmExport(go));
         }
         if let Some((_, summary)) = &self.import_preview
             && let Some(yes) = sync_panel::import_preview_ui(ui, summary)

@@ -20,6 +20,8 @@ pub enum SyncTask {
     Import(PathBuf),
     /// A consistent copy of the project file (`VACUUM INTO`), then open it for editing.
     SaveCopy(PathBuf),
+    /// A plaintext export (SEG, SR, NIfTI, CSV) the user asked for.
+    ExportLabels(Box<crate::cli::labels_io::ExportRequest>),
 }
 
 impl SyncTask {
@@ -29,6 +31,7 @@ impl SyncTask {
             SyncTask::Preview(_) => "Checking the bundle",
             SyncTask::Import(_) => "Importing",
             SyncTask::SaveCopy(_) => "Saving a copy",
+            SyncTask::ExportLabels(_) => "Exporting",
         }
     }
 }
@@ -40,6 +43,8 @@ pub enum SyncOutcome {
     Previewed(PathBuf, ImportSummary),
     Imported(ImportSummary),
     Copied(PathBuf),
+    /// What the export wrote, in lines of counts and paths.
+    LabelsExported(String),
 }
 
 enum Report {
@@ -129,6 +134,12 @@ fn run(
     };
     let session = &mut project.session;
     let result = match task {
+        SyncTask::ExportLabels(request) => {
+            let user = session.user().to_owned();
+            return crate::cli::labels_io::export_with(session, request, &user)
+                .map(SyncOutcome::LabelsExported)
+                .map_err(|e| format!("{e:#}"));
+        }
         SyncTask::Export(out) => session
             .export_bundle(out, &[], &mut progress)
             .map(|s| SyncOutcome::Exported(out.clone(), s)),

@@ -168,3 +168,37 @@ pub fn read_only_banner_ui(ui: &mut Ui) -> Vec<Command> {
         });
     commands
 }
+
+/// The warning before a plaintext export; `Some(true)` to go on and choose the file.
+pub fn export_warning_ui(ui: &mut Ui, format: crate::cli::labels_io::ExportFormat) -> Option<bool> {
+    use crate::cli::labels_io::ExportFormat;
+    let mut answer = None;
+    let what = match format {
+        ExportFormat::Seg => "DICOM SEG",
+        ExportFormat::Sr => "DICOM SR measurement report",
+        ExportFormat::Nifti => "NIfTI label map",
+        ExportFormat::Csv => "CSV of measurements",
+        ExportFormat::Geojson => "QuPath GeoJSON",
+    };
+    egui::Modal::new(Id::unique("export-warning")).show(ui.ctx(), |ui| {
+        ui.set_width(theme::DIALOG_WIDTH);
+        ui.heading(format!("Export {what}"));
+        ui.add_space(theme::DIALOG_GAP);
+        ui.label(
+            "This file is NOT encrypted. It holds the labels and measurements in plain text, \
+             with the series and image UIDs; DICOM exports also carry the patient's name, ID \
+             and birth date from the source images. Save it only where protected health \
+             information may be kept.",
+        );
+        ui.add_space(theme::DIALOG_GAP);
+        ui.horizontal(|ui| {
+            if ui.button("Choose file…").clicked() {
+                answer = Some(true);
+            }
+            if ui.button("Cancel").clicked() {
+                answer = Some(false);
+            }
+        });
+    });
+    answer
+}

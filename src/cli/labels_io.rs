@@ -49,7 +49,7 @@ pub enum ImportFormat {
 }
 
 /// What `labels export` was asked for.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportRequest {
     pub file: PathBuf,
     pub format: ExportFormat,
@@ -71,6 +71,15 @@ struct Series {
 
 /// `labels export` with a `--format`.
 pub fn export(req: ExportRequest, who: &UserArg) -> anyhow::Result<ExitCode> {
+    check_request(&req)?;
+    let mut s = unlock(&req.file, who, VerifyOnOpen::Yes)?;
+    let said = export_with(&mut s, &req, &who.user)?;
+    print!("{said}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Refusals that need no project: unsupported format, missing `--out` or `--study`.
+pub fn check_request(req: &ExportRequest) -> anyhow::Result<()> {
     if req.format == ExportFormat::Geojson {
         bail!(NOT_YET_GEOJSON);
     }
@@ -79,9 +88,9 @@ pub fn export(req: ExportRequest, who: &UserArg) -> anyhow::Result<ExitCode> {
             "--reviewed-only: this project has no review state yet (the review workflow is not built), so nothing is marked reviewed; leave it out to export every annotation"
         );
     }
-    let Some(out) = req.out.as_deref() else {
+    if req.out.is_none() {
         bail!("--out PATH is required with --format");
-    };
+    }
     let needs_geometry = matches!(
         req.format,
         ExportFormat::Seg | ExportFormat::Sr | ExportFormat::Nifti
@@ -91,9 +100,20 @@ pub fn export(req: ExportRequest, who: &UserArg) -> anyhow::Result<ExitCode> {
             "--study DIR is required for this format: the DICOM folder of the annotated series (its geometry and UIDs)"
         );
     }
-    let mut s = unlock(&req.file, who, VerifyOnOpen::Yes)?;
+    Ok(())
+}
+
+/// Writes the export `req` asks for from an unlocked project (the window's File →
+/// Export does the same); returns what it wrote, in lines of counts and paths.
+pub fn export_with(s: &mut Session, req: &ExportRequest, user: &str) -> anyhow::Result<String> {
+    use std::fmt::Write as _;
+    check_request(req)?;
+    let Some(out) = req.out.as_deref() else {
+        bail!("--out PATH is required with --format");
+    };
+    let mut said = String::new();
     let all = s.annotations()?;
-    let readers = readers(&mut s)?;
+    let readers = readers(s)?;
     let segmentations = s.segmentations()?;
     let seg_series = |i: &SegmentationInfo| match &i.image {
         ImageRef::Dicom { series_uid, .. } => Some(series_uid.clone()),
@@ -200,7 +220,8 @@ pub fn export(req: ExportRequest, who: &UserArg) -> anyhow::Result<ExitCode> {
             std::fs::write(out, csv::to_csv(&rows))
                 .with_context(|| format!("cannot write {}", out.display()))?;
             s.record(Action::LabelsExport, Outcome::Success, Some(&object))?;
-            println!(
+            let _ = writeln!(
+                said,
                 "wrote {} rows for {} annotations to {}",
                 rows.len(),
                 selected.len(),
@@ -245,7 +266,7 @@ pub fn export(req: ExportRequest, who: &UserArg) -> anyhow::Result<ExitCode> {
             let (summary, skipped) = match req.format {
                 ExportFormat::Seg => {
                     let (labels, skipped) = rasterise(&selected)?;
-                    let who = Authoring::new(&who.user, "Tessera segmentation")?;
+                    let who = Authoring::new(user, "Tessera segmentation")?;
                     let w = seg::write(out, &labels, &series.source, &who)?;
                     (
                         format!(
@@ -257,7 +278,7 @@ pub fn export(req: ExportRequest, who: &UserArg) -> anyhow::Result<ExitCode> {
                 }
                 ExportFormat::Sr => {
                     let image = load_image(series).ok();
-                    let who = Authoring::new(&who.user, "Tessera measurements")?;
+                    let who = Authoring::new(user, "Tessera measurements")?;
                     let w = sr::write(out, &selected, &series.source, image.as_ref(), &who)?;
                     (
                         format!("DICOM SR (TID 1500) with {} measurement groups", w.groups),
@@ -287,16 +308,17 @@ pub fn export(req: ExportRequest, who: &UserArg) -> anyhow::Result<ExitCode> {
                 }
             };
             s.record(Action::LabelsExport, Outcome::Success, Some(&object))?;
-            println!("wrote {summary} to {}", out.display());
+            let _ = writeln!(said, "wrote {summary} to {}", out.display());
             if skipped > 0 {
-                println!(
+                let _ = writeln!(
+                    said,
                     "left out {skipped} annotations this format cannot hold (points, lines, angles, other images)"
                 );
             }
         }
         ExportFormat::Geojson => bail!(NOT_YET_GEOJSON),
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(said)
 }
 
 /// `labels import` with a `--format`.

@@ -582,6 +582,33 @@ fn a_radiologist_paints_a_coded_lesion_in_3d_measures_it_and_finds_it_again()
     let shot = harness.render()?;
     shot.save(Path::new(env!("CARGO_TARGET_TMPDIR")).join("annotate-segmentation.png"))?;
 
+    // File export: the plaintext warning first; then the SEG of the painted lesion.
+    harness.state_mut().apply(
+        &ctx,
+        Command::ExportLabelsDialog(tessera::cli::labels_io::ExportFormat::Seg),
+    );
+    harness.run();
+    harness.get_by_label("Export DICOM SEG");
+    harness.get_by_label("Cancel").click();
+    harness.run();
+    let seg_out = dir.path().join("lesion-seg.dcm");
+    let request = harness
+        .state()
+        .export_request(tessera::cli::labels_io::ExportFormat::Seg, seg_out.clone());
+    harness.state_mut().apply(
+        &ctx,
+        Command::StartSync(tessera::app::sync_jobs::SyncTask::ExportLabels(Box::new(
+            request,
+        ))),
+    );
+    run_until(&mut harness, "exporting", |app| !app.sync_busy());
+    let found = tessera::imaging::discovery::discover(&[study.join("CT")]);
+    let (_, _, series) = found.series().next().unwrap();
+    let source = tessera::interop::SourceSeries::from_stack(&series.stacks[0])?;
+    let back = tessera::interop::seg::read(&seg_out, Some(&source))?;
+    assert_eq!(back.labels.histogram()[1], painted.voxels);
+    assert_eq!(back.labels.segments[0].type_.value, "52988006");
+
     // Undo the ruler and the stroke; redo the stroke.
     harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
     harness.run();
@@ -616,9 +643,6 @@ fn a_radiologist_paints_a_coded_lesion_in_3d_measures_it_and_finds_it_again()
     let loaded = session.load_segmentation(segs[0].id)?;
     assert_eq!(loaded.map.histogram()[1], painted.voxels);
     // What the viewer painted lines up with the series as the exports see it.
-    let found = tessera::imaging::discovery::discover(&[study.join("CT")]);
-    let (_, _, series) = found.series().next().unwrap();
-    let source = tessera::interop::SourceSeries::from_stack(&series.stacks[0])?;
     let labels = tessera::interop::from_segmentation(&loaded.info, &loaded.map, &source)?;
     assert_eq!(labels.histogram()[1], painted.voxels);
     let ops: Vec<String> = session
