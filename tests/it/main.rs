@@ -9,6 +9,7 @@ mod layering;
 mod measure;
 mod packaging;
 mod project;
+mod slide;
 mod tags;
 mod truncation;
 mod ui;
