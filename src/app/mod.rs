@@ -10,6 +10,8 @@ pub mod gpu;
 pub mod hotkeys;
 pub mod loader;
 pub mod series_browser;
+pub mod slide_panels;
+pub mod slide_view;
 pub mod start;
 pub mod status_bar;
 pub mod tag_browser;
@@ -112,6 +114,12 @@ pub enum Command {
     SetShowPatient(bool),
     SetShowHotkeys(bool),
     SetShowProblems(bool),
+    // --- Whole-slide images (slide_view.rs) ---
+    /// Open a slide (replaces what is open).
+    OpenSlide(PathBuf),
+    CloseSlide,
+    /// Zoom, pan, presets and panels of the open slide.
+    Slide(slide_view::SlideCommand),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -187,6 +195,8 @@ pub struct TesseraApp {
     recent_store: Option<crate::recent::RecentStore>,
     recent: Vec<crate::recent::RecentItem>,
     tags: TagPanel,
+    /// The open whole-slide image; while `Some`, the slide screen replaces the viewports.
+    slide: Option<slide_view::SlideView>,
 }
 
 /// The tag browser's data: the instance shown, read on a background thread.
@@ -265,6 +275,7 @@ impl TesseraApp {
             recent_store: None,
             recent: Vec::new(),
             tags: TagPanel::default(),
+            slide: None,
         };
         if !initial_paths.is_empty() {
             app.apply(&cc.egui_ctx, Command::Open(initial_paths));
@@ -290,6 +301,11 @@ impl TesseraApp {
     /// The file whose tags the tag browser shows (or is reading).
     pub fn tag_source(&self) -> Option<&std::path::Path> {
         self.tags.source.as_ref().map(|s| s.path.as_path())
+    }
+
+    /// The slide screen, when a slide is open (or opening).
+    pub fn slide(&self) -> Option<&slide_view::SlideView> {
+        self.slide.as_ref()
     }
 
     /// Whether a load is still running.
@@ -327,6 +343,25 @@ impl TesseraApp {
             .get(self.selected.unwrap_or(usize::MAX))
             .is_some_and(|e| e.info.modality == "CT");
         match command {
+            // One slide file: the slide screen (slide_view.rs).
+            Command::Open(paths) if slide_view::is_slide(&paths) => {
+                if let Some(path) = paths.into_iter().next() {
+                    self.apply(ctx, Command::OpenSlide(path));
+                }
+            }
+            Command::OpenSlide(path) => match slide_view::SlideView::open(path, ctx) {
+                Ok(view) => {
+                    self.reset_for_load();
+                    self.slide = Some(view);
+                }
+                Err(e) => self.report_problem(e),
+            },
+            Command::CloseSlide => self.slide = None,
+            Command::Slide(command) => {
+                if let Some(slide) = &mut self.slide {
+                    slide.apply(ctx, command);
+                }
+            }
             Command::Open(paths) => {
                 self.reset_for_load();
                 if let Some(store) = &self.recent_store {
@@ -545,6 +580,7 @@ impl TesseraApp {
         }
         self.series.clear();
         self.selected = None;
+        self.slide = None;
         self.status = LoadStatus::default();
         self.problems.clear();
         self.chrome.cine.playing = false;
@@ -716,6 +752,12 @@ const MAX_EVENTS_PER_FRAME: usize = 256;
 
 impl eframe::App for TesseraApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        if let Some(slide) = &mut self.slide
+            && let Err(e) = slide.poll(ctx)
+        {
+            self.slide = None;
+            self.report_problem(e);
+        }
         for _ in 0..MAX_EVENTS_PER_FRAME {
             let Some(event) = self.loader.as_ref().and_then(Loader::try_next) else {
                 break;
@@ -752,6 +794,12 @@ impl eframe::App for TesseraApp {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        if let Some(slide) = &mut self.slide {
+            for command in slide_view::slide_screen_ui(ui, slide) {
+                self.apply(ui.ctx(), command);
+            }
+            return;
+        }
         let mut commands = Vec::new();
         let current = self.selected_loaded().map(|s| &s.view);
         let is_ct = self

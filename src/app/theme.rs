@@ -30,6 +30,12 @@ pub const PRIVATE_BADGE: Color32 = Color32::from_rgb(64, 44, 82);
 /// Every other row of a table, for the eye to follow a line.
 pub const ROW_STRIPE: Color32 = Color32::from_gray(30);
 
+/// Slides: the glass behind transparent (unscanned) areas and tiles still loading,
+/// the hatching of unreadable tiles, the minimap's viewport rectangle.
+pub const SLIDE_GLASS: Color32 = Color32::from_gray(242);
+pub const SLIDE_BLANK_TILE: Color32 = Color32::from_rgb(90, 80, 80);
+pub const SLIDE_VIEW_RECT: Color32 = Color32::from_rgb(30, 200, 120);
+
 /// Sizes in points.
 pub const SERIES_PANEL_WIDTH: f32 = 260.0;
 pub const SERIES_PANEL_MIN_WIDTH: f32 = 200.0;

@@ -13,4 +13,5 @@ mod slide;
 mod tags;
 mod truncation;
 mod ui;
+mod ui_slide;
 mod ui_tags;
