@@ -308,6 +308,11 @@ impl TesseraApp {
         self.slide.as_ref()
     }
 
+    /// The slide screen, mutably (benchmarks empty its tile cache).
+    pub fn slide_mut(&mut self) -> Option<&mut slide_view::SlideView> {
+        self.slide.as_mut()
+    }
+
     /// Whether a load is still running.
     pub fn is_loading(&self) -> bool {
         self.loader.is_some()

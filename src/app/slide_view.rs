@@ -46,6 +46,12 @@ pub enum SlideCommand {
     },
     /// The whole slide in view.
     Fit,
+    /// Centre on a level-0 position at `zoom_px` screen pixels per level-0 pixel
+    /// (restoring a view; benchmarks).
+    Show {
+        center_level0: [f64; 2],
+        zoom_px: f64,
+    },
     /// Show the slide at this objective magnification (1x, 5x, … 40x): one screen pixel
     /// per scanned pixel at the scanner's own objective power.
     Magnification(f64),
@@ -106,6 +112,8 @@ pub struct OpenSlideView {
     pub overview_ms: Option<f64>,
     /// The last frame's CPU time in the slide view (cover, uploads, drawing), ms.
     pub frame_ms: f64,
+    /// Visible tiles the last frame had no texture for (stand-ins were drawn).
+    missing_visible: usize,
 }
 
 impl SlideView {
@@ -170,6 +178,7 @@ impl SlideView {
             started: *started,
             overview_ms: None,
             frame_ms: 0.0,
+            missing_visible: 0,
         }));
         Ok(())
     }
@@ -199,6 +208,25 @@ impl SlideView {
         match self {
             SlideView::Opening { .. } => None,
             SlideView::Open(open) => Some(open.slide.info()),
+        }
+    }
+
+    /// Visible tiles the last frame drew stand-ins for (0: the view is complete).
+    pub fn missing_visible(&self) -> usize {
+        match self {
+            SlideView::Opening { .. } => 0,
+            SlideView::Open(open) => open.missing_visible,
+        }
+    }
+
+    /// Empties the decoded-tile cache and the textures (benchmarks of cold views).
+    pub fn clear_tiles(&mut self) {
+        if let SlideView::Open(open) = self {
+            open.pool.cancel_all();
+            open.pool.wait_idle();
+            open.cache.clear();
+            open.textures.clear();
+            open.last_cover = None;
         }
     }
 
@@ -289,6 +317,14 @@ impl OpenSlideView {
                 let [w, h] = self.level0_size();
                 View::fit(w, h, view.screen_px)
             }
+            SlideCommand::Show {
+                center_level0,
+                zoom_px,
+            } => View {
+                center_level0,
+                zoom: (zoom_px / f64::from(self.pixels_per_point)).clamp(min_zoom, max_zoom),
+                ..view
+            },
             SlideCommand::Magnification(m) => match self.zoom_for_magnification(m) {
                 Some(zoom) => View {
                     zoom: zoom.clamp(min_zoom, max_zoom),
@@ -596,6 +632,11 @@ fn slide_viewport_ui(ui: &mut Ui, open: &mut OpenSlideView) -> Vec<Command> {
         }
         cover::draw_order(&levels, &cover, |k| open.textures.contains_key(&k))
     };
+    open.missing_visible = cover
+        .visible
+        .iter()
+        .filter(|k| !open.textures.contains_key(k))
+        .count();
     let uv = Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0));
     let mut blanks = Vec::new();
     for key in &order {
