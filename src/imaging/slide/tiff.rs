@@ -485,6 +485,51 @@ mod tests {
         assert_eq!(d.planar, 1);
     }
 
+    /// A big-endian BigTIFF with one tiled directory (1 tile), LONG8 offsets.
+    fn big_tiled() -> Vec<u8> {
+        let mut f = b"MM\0\x2B\0\x08\0\0".to_vec();
+        f.extend_from_slice(&16u64.to_be_bytes());
+        let entries: [(u16, u16, u64); 7] = [
+            (256, 16, 5000),
+            (257, 4, 3000),
+            (259, 3, 7),
+            (322, 3, 512),
+            (323, 3, 512),
+            (324, 16, 4096),
+            (325, 16, 77),
+        ];
+        f.extend_from_slice(&(entries.len() as u64).to_be_bytes());
+        for (tag, kind, value) in entries {
+            f.extend_from_slice(&tag.to_be_bytes());
+            f.extend_from_slice(&kind.to_be_bytes());
+            f.extend_from_slice(&1u64.to_be_bytes());
+            let mut field = [0u8; 8];
+            match kind {
+                3 => field[..2].copy_from_slice(&(value as u16).to_be_bytes()),
+                4 => field[..4].copy_from_slice(&(value as u32).to_be_bytes()),
+                _ => field.copy_from_slice(&value.to_be_bytes()),
+            }
+            f.extend_from_slice(&field);
+        }
+        f.extend_from_slice(&0u64.to_be_bytes());
+        f.resize(8192, 0);
+        f
+    }
+
+    #[test]
+    fn a_big_endian_bigtiff_directory_is_read() {
+        let dirs = parse(&big_tiled()).unwrap();
+        let d = &dirs[0];
+        assert_eq!((d.width, d.height), (5000, 3000));
+        assert_eq!((d.tile_width, d.tile_height), (Some(512), Some(512)));
+        // Only one offset for a 10 x 6 grid: the fast path will not take this level.
+        assert_eq!(d.tile_grid(), (10, 6));
+        assert_eq!(
+            (d.offsets.clone(), d.byte_counts.clone()),
+            (vec![4096], vec![77])
+        );
+    }
+
     #[test]
     fn loops_truncation_and_garbage_are_errors_not_panics() {
         assert_eq!(parse(b"hello world"), Err(TiffError::NotTiff));
