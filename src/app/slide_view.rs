@@ -407,9 +407,13 @@ impl OpenSlideView {
         };
         *budget -= 1;
         let texture = match &tile.content {
-            TileContent::Rgba(px) => {
+            TileContent::Rgb(px) | TileContent::Rgba(px) => {
                 let size = [tile.width as usize, tile.height as usize];
-                let image = ColorImage::from_rgba_premultiplied(size, px);
+                let image = if matches!(tile.content, TileContent::Rgb(_)) {
+                    ColorImage::from_rgb(size, px)
+                } else {
+                    ColorImage::from_rgba_premultiplied(size, px)
+                };
                 let handle = match self.spare.iter().position(|h| h.size() == size) {
                     Some(i) => {
                         let mut h = self.spare.swap_remove(i);

@@ -52,6 +52,9 @@ pub struct TilesArgs {
     /// Worker threads (default: one per core, as the viewer).
     #[arg(long)]
     workers: Option<usize>,
+    /// Decoded-tile cache bound in MiB (default: the viewer's, 512).
+    #[arg(long, default_value_t = DEFAULT_TILE_CACHE_BYTES >> 20)]
+    cache_mib: usize,
 }
 
 pub fn info(path: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
@@ -164,7 +167,7 @@ pub fn bench_tiles(args: TilesArgs) -> anyhow::Result<ExitCode> {
             regions.push(((i % across) * REGION, (i / across) * REGION));
         }
     }
-    let cache = Arc::new(TileCache::new(DEFAULT_TILE_CACHE_BYTES));
+    let cache = Arc::new(TileCache::new(args.cache_mib << 20));
     cache.clear();
     let workers = args.workers.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
@@ -208,23 +211,41 @@ pub fn bench_tiles(args: TilesArgs) -> anyhow::Result<ExitCode> {
                 let Some(tile) = cache.get(key) else {
                     bail!("tile {key:?} was evicted before use; the cache is too small");
                 };
-                let TileContent::Rgba(px) = &tile.content else {
-                    blank += 1;
-                    continue;
+                let (px, bytes_per_px) = match &tile.content {
+                    TileContent::Rgb(px) => (px, 3),
+                    TileContent::Rgba(px) => (px, 4),
+                    TileContent::Blank { .. } => {
+                        blank += 1;
+                        continue;
+                    }
                 };
                 let tx0 = u64::from(key.col) * tw;
                 let ty0 = u64::from(key.row) * th;
                 let (w, h) = (u64::from(tile.width), u64::from(tile.height));
+                if (tx0, ty0, w, h) == (x, y, REGION, REGION) {
+                    // The tile is the region (the viewer draws it as it is): no copy.
+                    checksum = checksum.wrapping_add(u64::from(px[px.len() / 2]));
+                    continue;
+                }
+                // Else the region is composed from the tiles it overlaps, as RGBA.
                 for ty in ty0.max(y)..(ty0 + h).min(y + REGION) {
                     let x_from = tx0.max(x);
                     let x_to = (tx0 + w).min(x + REGION);
-                    let src = (((ty - ty0) * w + (x_from - tx0)) * 4) as usize;
+                    let src = ((ty - ty0) * w + (x_from - tx0)) as usize * bytes_per_px;
                     let dst = (((ty - y) * REGION + (x_from - x)) * 4) as usize;
-                    let n = ((x_to - x_from) * 4) as usize;
-                    region[dst..dst + n].copy_from_slice(&px[src..src + n]);
+                    let n = (x_to - x_from) as usize;
+                    let from = &px[src..src + n * bytes_per_px];
+                    let to = &mut region[dst..dst + n * 4];
+                    if bytes_per_px == 4 {
+                        to.copy_from_slice(from);
+                    } else {
+                        for (d, s) in to.chunks_exact_mut(4).zip(from.chunks_exact(3)) {
+                            d.copy_from_slice(&[s[0], s[1], s[2], 255]);
+                        }
+                    }
                 }
+                checksum = checksum.wrapping_add(u64::from(region[(REGION * REGION * 2) as usize]));
             }
-            checksum = checksum.wrapping_add(u64::from(region[(REGION * REGION * 2) as usize]));
         }
     }
     let seconds = started.elapsed().as_secs_f64();

@@ -1,9 +1,10 @@
 //! JPEG tiles of TIFF slides: splicing the shared JPEGTables into a tile's abbreviated
-//! stream and decoding it with zune-jpeg into premultiplied RGBA.
+//! stream and decoding it with zune-jpeg into RGB.
 //!
 //! Owns the colour rule, which follows libtiff (and so OpenSlide): a TIFF that says
 //! YCbCr is converted YCbCr -> RGB whatever the JPEG markers say; a TIFF that says RGB
-//! gets its JPEG components as they are, without colour conversion. Never reads files.
+//! gets its JPEG components as they are, without colour conversion. Output is RGB.
+//! Never reads files.
 
 use std::borrow::Cow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -71,9 +72,9 @@ pub fn with_tables<'a>(
     Ok(Cow::Owned(merged))
 }
 
-/// Decodes one complete JPEG stream into premultiplied (here: opaque) RGBA, cropped to
-/// `width` x `height` (edge tiles of a level are coded at full tile size).
-pub fn decode_rgba(
+/// Decodes one complete JPEG stream into RGB, cropped to `width` x `height` (edge
+/// tiles of a level are coded at full tile size).
+pub fn decode_rgb(
     stream: &[u8],
     colour: TileColour,
     width: usize,
@@ -96,7 +97,7 @@ fn decode_inner(
     let options = DecoderOptions::default()
         .set_max_width(max_side)
         .set_max_height(max_side)
-        .jpeg_set_out_colorspace(ColorSpace::RGBA);
+        .jpeg_set_out_colorspace(ColorSpace::RGB);
     let mut decoder = JpegDecoder::new_with_options(ZCursor::new(stream), options);
     decoder
         .decode_headers()
@@ -117,35 +118,27 @@ fn decode_inner(
         return Err(JpegTileError::Components(usize::from(info.components)));
     }
     let input = decoder.input_colorspace().unwrap_or(ColorSpace::YCbCr);
-    // What to ask zune for: RGBA when it converts exactly as libtiff does, else the raw
-    // three components (which are then R, G, B) expanded here.
-    let raw = match (colour, input) {
-        (TileColour::YCbCr, ColorSpace::YCbCr) => false,
-        (TileColour::Rgb, ColorSpace::YCbCr | ColorSpace::RGB) => true,
+    match (colour, input) {
+        // zune converts YCbCr -> RGB as libjpeg does.
+        (TileColour::YCbCr, ColorSpace::YCbCr) => {}
+        // The components are R, G, B: asked for as they are (no conversion).
+        (TileColour::Rgb, ColorSpace::YCbCr | ColorSpace::RGB) => {
+            decoder.set_options(options.jpeg_set_out_colorspace(input));
+        }
         (_, other) => return Err(JpegTileError::Colour(format!("{other:?}"))),
-    };
-    if raw {
-        decoder.set_options(options.jpeg_set_out_colorspace(input));
     }
     let pixels = decoder
         .decode()
         .map_err(|e| JpegTileError::Decode(one_line(&e)))?;
-    let channels = if raw { 3 } else { 4 };
-    if pixels.len() != jw * jh * channels {
+    if pixels.len() != jw * jh * 3 {
         return Err(JpegTileError::Decode("short output".into()));
     }
-    if !raw && jw == width && jh == height {
+    if jw == width && jh == height {
         return Ok(pixels);
     }
-    let mut out = Vec::with_capacity(width * height * 4);
-    for row in pixels.chunks_exact(jw * channels).take(height) {
-        if raw {
-            for px in row[..width * 3].chunks_exact(3) {
-                out.extend_from_slice(&[px[0], px[1], px[2], 255]);
-            }
-        } else {
-            out.extend_from_slice(&row[..width * 4]);
-        }
+    let mut out = Vec::with_capacity(width * height * 3);
+    for row in pixels.chunks_exact(jw * 3).take(height) {
+        out.extend_from_slice(&row[..width * 3]);
     }
     Ok(out)
 }
@@ -178,13 +171,12 @@ mod tests {
             32,
             jpeg_encoder::ColorType::Rgb,
         );
-        let rgba = decode_rgba(&jpeg, TileColour::YCbCr, 20, 10, 256).unwrap();
-        assert_eq!(rgba.len(), 20 * 10 * 4);
-        for px in rgba.chunks_exact(4) {
-            for (got, want) in px[..3].iter().zip([200u8, 40, 90]) {
+        let rgb = decode_rgb(&jpeg, TileColour::YCbCr, 20, 10, 256).unwrap();
+        assert_eq!(rgb.len(), 20 * 10 * 3);
+        for px in rgb.chunks_exact(3) {
+            for (got, want) in px.iter().zip([200u8, 40, 90]) {
                 assert!(got.abs_diff(want) <= 2, "{px:?}");
             }
-            assert_eq!(px[3], 255);
         }
     }
 
@@ -198,9 +190,9 @@ mod tests {
             16,
             jpeg_encoder::ColorType::Ycbcr,
         );
-        let rgba = decode_rgba(&jpeg, TileColour::Rgb, 16, 16, 256).unwrap();
-        for px in rgba.chunks_exact(4) {
-            for (got, want) in px[..3].iter().zip([10u8, 220, 120]) {
+        let rgb = decode_rgb(&jpeg, TileColour::Rgb, 16, 16, 256).unwrap();
+        for px in rgb.chunks_exact(3) {
+            for (got, want) in px.iter().zip([10u8, 220, 120]) {
                 assert!(got.abs_diff(want) <= 2, "{px:?}");
             }
         }
@@ -236,15 +228,15 @@ mod tests {
             32,
             jpeg_encoder::ColorType::Rgb,
         );
-        assert!(decode_rgba(&jpeg[..jpeg.len() / 3], TileColour::YCbCr, 32, 32, 256).is_err());
+        assert!(decode_rgb(&jpeg[..jpeg.len() / 3], TileColour::YCbCr, 32, 32, 256).is_err());
         assert!(matches!(
-            decode_rgba(&jpeg, TileColour::YCbCr, 64, 32, 256),
+            decode_rgb(&jpeg, TileColour::YCbCr, 64, 32, 256),
             Err(JpegTileError::TooSmall { .. })
         ));
         let mut garbage = jpeg.clone();
         for b in garbage.iter_mut().skip(2).step_by(7) {
             *b = b.wrapping_mul(31).wrapping_add(7);
         }
-        let _ = decode_rgba(&garbage, TileColour::YCbCr, 32, 32, 256);
+        let _ = decode_rgb(&garbage, TileColour::YCbCr, 32, 32, 256);
     }
 }

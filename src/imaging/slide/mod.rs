@@ -129,6 +129,8 @@ pub struct Tile {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum TileContent {
+    /// `width * height` opaque RGB pixels (fast-path tiles: 3/4 of the memory of RGBA).
+    Rgb(Vec<u8>),
     /// `width * height` premultiplied RGBA pixels (transparent where nothing was scanned).
     Rgba(Vec<u8>),
     /// The tile could not be read: drawn as a marked blank tile with this one-line reason.
@@ -139,10 +141,25 @@ impl Tile {
     /// What the tile costs in the cache (pixels plus bookkeeping).
     pub fn cost_bytes(&self) -> usize {
         let payload = match &self.content {
-            TileContent::Rgba(px) => px.len(),
+            TileContent::Rgb(px) | TileContent::Rgba(px) => px.len(),
             TileContent::Blank { reason } => reason.len(),
         };
         payload + std::mem::size_of::<Tile>() + 64
+    }
+}
+
+impl Tile {
+    /// The pixels as premultiplied RGBA (a copy for RGB tiles); `None` for blank tiles.
+    pub fn rgba(&self) -> Option<std::borrow::Cow<'_, [u8]>> {
+        match &self.content {
+            TileContent::Rgba(px) => Some(std::borrow::Cow::Borrowed(px)),
+            TileContent::Rgb(px) => Some(std::borrow::Cow::Owned(
+                px.chunks_exact(3)
+                    .flat_map(|p| [p[0], p[1], p[2], 255])
+                    .collect(),
+            )),
+            TileContent::Blank { .. } => None,
+        }
     }
 }
 
@@ -344,15 +361,21 @@ impl Slide {
                     width,
                     height,
                 )
-                .map(|px| px.unwrap_or_else(|| vec![0; width as usize * height as usize * 4])),
-            _ => self.read_with_openslide(key, level, width, height),
+                .map(|px| match px {
+                    Some(rgb) => TileContent::Rgb(rgb),
+                    // No data stored: transparent, as OpenSlide shows it.
+                    None => TileContent::Rgba(vec![0; width as usize * height as usize * 4]),
+                }),
+            _ => self
+                .read_with_openslide(key, level, width, height)
+                .map(TileContent::Rgba),
         };
         match result {
-            Ok(rgba) => Tile {
+            Ok(content) => Tile {
                 key,
                 width,
                 height,
-                content: TileContent::Rgba(rgba),
+                content,
             },
             Err(reason) => blank(width, height, reason),
         }

@@ -668,7 +668,7 @@ mod tests {
         let (tables, rest) = split_tables(&jpeg).unwrap();
         assert!(!rest.windows(2).any(|w| w == [0xFF, 0xDB]));
         let merged = super::super::jpeg::with_tables(Some(&tables), &rest).unwrap();
-        let a = super::super::jpeg::decode_rgba(
+        let a = super::super::jpeg::decode_rgb(
             &merged,
             super::super::jpeg::TileColour::YCbCr,
             64,
@@ -676,7 +676,7 @@ mod tests {
             64,
         )
         .unwrap();
-        let b = super::super::jpeg::decode_rgba(
+        let b = super::super::jpeg::decode_rgb(
             &jpeg,
             super::super::jpeg::TileColour::YCbCr,
             64,
