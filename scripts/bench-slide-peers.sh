@@ -21,6 +21,7 @@ if "Tessera fast path" not in s:
     if tess:
         for label, extra in [("Tessera fast path, all cores", ""),
                              ("Tessera fast path, 1 worker", "--workers 1"),
+                             ("Tessera fast path, all cores, 64 MiB cache", "--cache-mib 64"),
                              ("Tessera OpenSlide path, all cores", "--path openslide"),
                              ("Tessera OpenSlide path, 1 worker", "--path openslide --workers 1")]:
             r = measure(f"wsi: {label}", f"{tess} bench tiles {slide} --tiles 2000 --level 0 --seed 1 {extra}",
