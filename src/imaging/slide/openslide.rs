@@ -1,21 +1,29 @@
 //! Every call into OpenSlide (openslide-rs; the C library is linked dynamically).
 //!
-//! Owns the OpenSlide handle of one slide: opening, the error mapping, regions as
-//! premultiplied RGBA, associated images. An OpenSlide handle that has failed once stays
-//! failed, so a failed read reopens the slide and retries once before reporting the
-//! error; other threads keep their reference to the old handle until they finish.
+//! Owns the OpenSlide handles of one slide: opening, the error mapping, regions as
+//! premultiplied RGBA, associated images. Reads through one `openslide_t` do not run in
+//! parallel, so each concurrent tile reader borrows a handle of its own from a small pool
+//! (opened on first need, at most [`MAX_IDLE_HANDLES`] kept). An OpenSlide handle that
+//! has failed once stays failed: a failed read drops its handle, opens a fresh one and
+//! retries once before reporting the error.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use openslide_rs::errors::OpenSlideError;
 use openslide_rs::{Address, OpenSlide, Region, Size};
 
 use super::SlideError;
 
+/// Idle reader handles kept (one per tile worker is what the pool needs).
+const MAX_IDLE_HANDLES: usize = 16;
+
 pub(super) struct Handle {
     path: PathBuf,
+    /// The first handle: metadata and associated images.
     current: RwLock<Arc<OpenSlide>>,
+    /// Handles for tile reads, each used by one thread at a time.
+    idle: Mutex<Vec<OpenSlide>>,
 }
 
 impl std::fmt::Debug for Handle {
@@ -38,6 +46,7 @@ impl Handle {
         Ok(Handle {
             path: path.to_owned(),
             current: RwLock::new(Arc::new(slide)),
+            idle: Mutex::new(Vec::new()),
         })
     }
 
@@ -79,17 +88,34 @@ impl Handle {
             level,
             address: Address { x: x0, y: y0 },
         };
-        let slide = self.get();
-        let bgra = match slide.read_region(&region) {
-            Ok(b) => b,
+        let borrowed = self.lock_idle().pop();
+        let reader = match borrowed {
+            Some(r) => r,
+            None => OpenSlide::new(&self.path).map_err(|e| one_line(&e))?,
+        };
+        let (reader, bgra) = match reader.read_region(&region) {
+            Ok(b) => (reader, b),
             Err(first) => {
-                let Some(fresh) = self.reopen(&slide) else {
-                    return Err(one_line(&first));
-                };
-                fresh.read_region(&region).map_err(|e| one_line(&e))?
+                // The failed handle stays failed: drop it, retry once with a fresh one.
+                drop(reader);
+                let fresh = OpenSlide::new(&self.path).map_err(|_| one_line(&first))?;
+                let b = fresh.read_region(&region).map_err(|e| one_line(&e))?;
+                (fresh, b)
             }
         };
+        let mut idle = self.lock_idle();
+        if idle.len() < MAX_IDLE_HANDLES {
+            idle.push(reader);
+        }
+        drop(idle);
         Ok(bgra_to_rgba(bgra))
+    }
+
+    fn lock_idle(&self) -> std::sync::MutexGuard<'_, Vec<OpenSlide>> {
+        match self.idle.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
     }
 
     /// One associated image (label, macro, thumbnail, …) as premultiplied RGBA.
@@ -97,24 +123,36 @@ impl Handle {
     /// an explicit request and never put them in thumbnails, exports or logs.
     pub(super) fn associated_rgba(&self, name: &str) -> Result<(u32, u32, Vec<u8>), String> {
         let slide = self.get();
-        let (size, bgra) = slide
-            .read_associated_buffer(name)
-            .map_err(|e| one_line(&e))?;
+        let (size, bgra) = match slide.read_associated_buffer(name) {
+            Ok(r) => r,
+            Err(first) => {
+                let Some(fresh) = self.reopen(&slide) else {
+                    return Err(one_line(&first));
+                };
+                fresh
+                    .read_associated_buffer(name)
+                    .map_err(|e| one_line(&e))?
+            }
+        };
         Ok((size.w, size.h, bgra_to_rgba(bgra)))
     }
 }
 
-/// OpenSlide's native-endian premultiplied ARGB (B, G, R, A bytes on little-endian
-/// machines) to premultiplied RGBA bytes, in place.
+/// OpenSlide's native-endian premultiplied ARGB words to premultiplied RGBA bytes, in
+/// place: on little-endian machines the bytes are B, G, R, A, so B and R swap.
+#[cfg(target_endian = "little")]
 fn bgra_to_rgba(mut pixels: Vec<u8>) -> Vec<u8> {
     for px in pixels.chunks_exact_mut(4) {
-        let argb = u32::from_ne_bytes([px[0], px[1], px[2], px[3]]);
-        px.copy_from_slice(&[
-            (argb >> 16) as u8,
-            (argb >> 8) as u8,
-            argb as u8,
-            (argb >> 24) as u8,
-        ]);
+        px.swap(0, 2);
+    }
+    pixels
+}
+
+/// On big-endian machines the bytes are A, R, G, B.
+#[cfg(target_endian = "big")]
+fn bgra_to_rgba(mut pixels: Vec<u8>) -> Vec<u8> {
+    for px in pixels.chunks_exact_mut(4) {
+        px.rotate_left(1);
     }
     pixels
 }
