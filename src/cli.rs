@@ -22,6 +22,7 @@ mod docs;
 mod info;
 pub mod labels_io;
 pub mod project;
+mod slide;
 
 /// Tessera: annotate DICOM series and whole-slide images offline.
 ///
@@ -39,8 +40,11 @@ enum Command {
     /// Open the GUI on DICOM files or folders (no PATH: the built-in demo study; no
     /// subcommand at all: the start screen with recent studies).
     Open {
-        /// Files, folders (searched recursively) or a DICOMDIR.
+        /// Files, folders (searched recursively) or a DICOMDIR; or one slide file.
         paths: Vec<PathBuf>,
+        /// Open the generated demo slide instead (written into the cache on first use).
+        #[arg(long, conflicts_with = "paths")]
+        demo_slide: bool,
     },
     /// Print, per file, the SHA-256 and statistics of every decoded frame (JSON lines).
     Hash {
@@ -48,9 +52,10 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Summarise what discovery finds: series, sizes, geometry, warnings, skipped files.
+    /// Summarise what discovery finds: series, sizes, geometry, warnings, skipped files;
+    /// for one slide file, its levels and properties (without identifying ones).
     Info {
-        /// Files, folders (searched recursively) or a DICOMDIR.
+        /// Files, folders (searched recursively), a DICOMDIR, or one slide file.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         /// Print JSON instead of text.
@@ -66,6 +71,9 @@ enum Command {
     Demo {
         /// Output folder (created if missing).
         dir: PathBuf,
+        /// Write the generated demo slide (DIR/tessera-demo.svs) instead of the study.
+        #[arg(long)]
+        slide: bool,
     },
     /// Create encrypted project files.
     Project {
@@ -124,11 +132,15 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut Cli::command()).exit());
     match cli.command {
         None => open_gui(Vec::new(), false),
-        Some(Command::Open { paths }) => open_gui(paths, true),
+        Some(Command::Open {
+            demo_slide: true, ..
+        }) => open_demo_slide(),
+        Some(Command::Open { paths, .. }) => open_gui(paths, true),
         Some(Command::Hash { files }) => hash(&files),
         Some(Command::Info { paths, json }) => info::run(&paths, json),
         Some(Command::Bench { what }) => bench::run(what),
-        Some(Command::Demo { dir }) => demo_command(&dir),
+        Some(Command::Demo { dir, slide: true }) => slide::demo_slide_command(&dir),
+        Some(Command::Demo { dir, .. }) => demo_command(&dir),
         Some(Command::Project { what }) => project::run_project(what),
         Some(Command::User { what }) => project::run_user(what),
         Some(Command::Labels { what }) => project::run_labels(what),
@@ -169,6 +181,19 @@ fn open_gui(paths: Vec<PathBuf>, demo_if_empty: bool) -> anyhow::Result<ExitCode
     };
     crate::app::run(paths).map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `tessera open --demo-slide`: the generated demo slide, written once into the cache.
+fn open_demo_slide() -> anyhow::Result<ExitCode> {
+    let path = crate::imaging::slide::synth::demo_slide_path();
+    if !path.is_file() {
+        eprintln!(
+            "tessera: generating the demo slide (once) into {}",
+            path.display()
+        );
+    }
+    let path = crate::imaging::slide::synth::ensure_demo_slide()?;
+    open_gui(vec![path], false)
 }
 
 fn write_demo(dir: &Path) -> anyhow::Result<demo::DemoSummary> {

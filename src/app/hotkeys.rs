@@ -63,9 +63,17 @@ pub const HOTKEYS: &[(&str, &str, &str)] = &[
         "Polygon (click vertices; first vertex or double-click closes)",
     ),
     ("Annotate", "F", "Freehand contour"),
-    ("Segment", "B", "Brush: paint the active segment (2D disc or 3D ball)"),
+    (
+        "Segment",
+        "B",
+        "Brush: paint the active segment (2D disc or 3D ball)",
+    ),
     ("Segment", "X", "Eraser"),
-    ("Segment", "K", "Flood fill from a click, within an HU range"),
+    (
+        "Segment",
+        "K",
+        "Flood fill from a click, within an HU range",
+    ),
     ("Segment", "[ / ]", "Brush radius smaller / larger"),
     (
         "Annotate",

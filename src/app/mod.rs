@@ -19,6 +19,8 @@ pub mod project_form;
 pub mod segment_panel;
 pub mod segmentation;
 pub mod series_browser;
+pub mod slide_panels;
+pub mod slide_view;
 pub mod start;
 pub mod status_bar;
 pub mod sync_jobs;
@@ -208,6 +210,16 @@ pub enum Command {
     FillBetweenSlices {
         axis: usize,
     },
+    // --- Whole-slide images (slide_view.rs) ---
+    /// Open a slide (replaces what is open).
+    OpenSlide(PathBuf),
+    /// Ask for a slide file with the system dialog, then open it.
+    OpenSlideDialog,
+    /// The generated demo slide (written into the cache on first use, off the UI thread).
+    OpenDemoSlide,
+    CloseSlide,
+    /// Zoom, pan, presets and panels of the open slide.
+    Slide(slide_view::SlideCommand),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -301,6 +313,10 @@ pub struct TesseraApp {
     export_prompt: Option<crate::cli::labels_io::ExportFormat>,
     /// What was opened last (exports find the series' files there).
     opened_paths: Vec<PathBuf>,
+    /// The demo slide being written, until it can be opened.
+    demo_slide: Option<std::sync::mpsc::Receiver<Result<PathBuf, String>>>,
+    /// The open whole-slide image; while `Some`, the slide screen replaces the viewports.
+    slide: Option<slide_view::SlideView>,
 }
 
 /// The tag browser's data: the instance shown, read on a background thread.
@@ -391,6 +407,8 @@ impl TesseraApp {
             segmentation: segmentation::SegmentationLayer::default(),
             export_prompt: None,
             opened_paths: Vec::new(),
+            demo_slide: None,
+            slide: None,
         };
         if !initial_paths.is_empty() {
             app.apply(&cc.egui_ctx, Command::Open(initial_paths));
@@ -481,6 +499,16 @@ impl TesseraApp {
         self.tags.source.as_ref().map(|s| s.path.as_path())
     }
 
+    /// The slide screen, when a slide is open (or opening).
+    pub fn slide(&self) -> Option<&slide_view::SlideView> {
+        self.slide.as_ref()
+    }
+
+    /// The slide screen, mutably (benchmarks empty its tile cache).
+    pub fn slide_mut(&mut self) -> Option<&mut slide_view::SlideView> {
+        self.slide.as_mut()
+    }
+
     /// Whether a load is still running.
     pub fn is_loading(&self) -> bool {
         self.loader.is_some()
@@ -516,6 +544,57 @@ impl TesseraApp {
             .get(self.selected.unwrap_or(usize::MAX))
             .is_some_and(|e| e.info.modality == "CT");
         match command {
+            // One slide file: the slide screen (slide_view.rs).
+            Command::Open(paths) if slide_view::is_slide(&paths) => {
+                if let Some(path) = paths.into_iter().next() {
+                    self.apply(ctx, Command::OpenSlide(path));
+                }
+            }
+            Command::OpenSlide(path) => match slide_view::SlideView::open(path, ctx) {
+                Ok(view) => {
+                    self.reset_for_load();
+                    self.slide = Some(view);
+                }
+                Err(e) => self.report_problem(e),
+            },
+            Command::OpenSlideDialog => {
+                if let Some(path) = rfd::FileDialog::new()
+                    .set_title("Open a whole-slide image")
+                    .add_filter("Slides", slide_view::SLIDE_EXTENSIONS)
+                    .pick_file()
+                {
+                    self.apply(ctx, Command::OpenSlide(path));
+                }
+            }
+            Command::OpenDemoSlide => {
+                if self.demo_slide.is_some() {
+                    return;
+                }
+                let (tx, rx) = std::sync::mpsc::sync_channel(1);
+                let repaint = ctx.clone();
+                let spawned =
+                    std::thread::Builder::new()
+                        .name("demo-slide".into())
+                        .spawn(move || {
+                            let made = crate::imaging::slide::synth::ensure_demo_slide()
+                                .map_err(|e| format!("cannot write the demo slide: {e}"));
+                            let _ = tx.send(made);
+                            repaint.request_repaint();
+                        });
+                match spawned {
+                    Ok(_) => {
+                        self.demo_slide = Some(rx);
+                        self.status.note = Some("Writing the demo slide (first use only)…".into());
+                    }
+                    Err(e) => self.report_problem(format!("cannot start: {e}")),
+                }
+            }
+            Command::CloseSlide => self.slide = None,
+            Command::Slide(command) => {
+                if let Some(slide) = &mut self.slide {
+                    slide.apply(ctx, command);
+                }
+            }
             Command::Open(paths) => {
                 self.reset_for_load();
                 self.opened_paths = paths.clone();
@@ -741,6 +820,7 @@ impl TesseraApp {
         }
         self.series.clear();
         self.selected = None;
+        self.slide = None;
         self.status = LoadStatus::default();
         self.problems.clear();
         self.chrome.cine.playing = false;
@@ -956,6 +1036,12 @@ const MAX_EVENTS_PER_FRAME: usize = 256;
 
 impl eframe::App for TesseraApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        if let Some(slide) = &mut self.slide
+            && let Err(e) = slide.poll(ctx)
+        {
+            self.slide = None;
+            self.report_problem(e);
+        }
         for _ in 0..MAX_EVENTS_PER_FRAME {
             let Some(event) = self.loader.as_ref().and_then(Loader::try_next) else {
                 break;
@@ -987,6 +1073,16 @@ impl eframe::App for TesseraApp {
             ctx.request_repaint_after(self.chrome.cine.next_in());
         }
         self.poll_project_form();
+        if let Some(rx) = &self.demo_slide
+            && let Ok(made) = rx.try_recv()
+        {
+            self.demo_slide = None;
+            self.status.note = None;
+            match made {
+                Ok(path) => self.apply(ctx, Command::OpenSlide(path)),
+                Err(e) => self.report_problem(e),
+            }
+        }
         self.poll_sync(ctx);
         for command in self.global_key_commands(ctx) {
             self.apply(ctx, command);
@@ -994,6 +1090,12 @@ impl eframe::App for TesseraApp {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        if let Some(slide) = &mut self.slide {
+            for command in slide_view::slide_screen_ui(ui, slide) {
+                self.apply(ui.ctx(), command);
+            }
+            return;
+        }
         let mut commands = Vec::new();
         let current = self.selected_loaded().map(|s| &s.view);
         let is_ct = self

@@ -14,7 +14,7 @@ const CARD_WIDTH: f32 = 440.0;
 pub fn start_ui(ui: &mut Ui, recent: &[RecentItem]) -> Vec<Command> {
     let mut commands = Vec::new();
     let area = ui.max_rect();
-    let height = 350.0 + 26.0 * recent.len() as f32;
+    let height = 390.0 + 26.0 * recent.len() as f32;
     let top = (area.center().y - height / 2.0).max(area.top() + 16.0);
     let card = egui::Rect::from_min_size(
         egui::pos2(area.center().x - CARD_WIDTH / 2.0, top),
@@ -54,6 +54,23 @@ pub fn start_ui(ui: &mut Ui, recent: &[RecentItem]) -> Vec<Command> {
             {
                 commands.push(Command::OpenFilesDialog);
             }
+            ui.horizontal(|ui| {
+                let half = egui::vec2((CARD_WIDTH - ui.spacing().item_spacing.x) / 2.0, 30.0);
+                if ui
+                    .add_sized(half, egui::Button::new("Open slide…"))
+                    .on_hover_text("A whole-slide image: SVS, NDPI, MRXS, SCN, BIF, tiled TIFF… (through OpenSlide)")
+                    .clicked()
+                {
+                    commands.push(Command::OpenSlideDialog);
+                }
+                if ui
+                    .add_sized(half, egui::Button::new("Open the demo slide"))
+                    .on_hover_text("A generated tissue-like slide, 40× (written once into your cache folder)")
+                    .clicked()
+                {
+                    commands.push(Command::OpenDemoSlide);
+                }
+            });
             ui.label(
                 RichText::new("Or drop a folder or files onto this window.")
                     .small()

@@ -34,6 +34,11 @@ pub const ROW_STRIPE: Color32 = Color32::from_gray(30);
 pub const ANNOTATION: Color32 = Color32::from_rgb(250, 205, 70);
 pub const ANNOTATION_SELECTED: Color32 = Color32::from_rgb(110, 220, 255);
 pub const ANNOTATION_DRAFT: Color32 = Color32::from_rgb(255, 150, 60);
+/// Slides: the glass behind transparent (unscanned) areas and tiles still loading,
+/// the hatching of unreadable tiles, the minimap's viewport rectangle.
+pub const SLIDE_GLASS: Color32 = Color32::from_gray(242);
+pub const SLIDE_BLANK_TILE: Color32 = Color32::from_rgb(90, 80, 80);
+pub const SLIDE_VIEW_RECT: Color32 = Color32::from_rgb(30, 200, 120);
 
 /// Sizes in points.
 pub const SERIES_PANEL_WIDTH: f32 = 260.0;

@@ -1,4 +1,5 @@
 //! `tessera bench …`: timing what the GUI does, for the performance table.
+//! (`bench tiles`, the slide tile pipeline, lives in `cli/slide.rs`.)
 //!
 //! `bench load DIR` runs `bench load-once DIR` in N fresh processes (so every run pays
 //! for its own allocations and thread start-up, with the page cache left as it is) and
@@ -28,6 +29,10 @@ pub enum BenchCommand {
     /// One run in this process (what `bench load` starts N times).
     #[command(hide = true)]
     LoadOnce { dir: PathBuf },
+    /// Read N random tile-aligned 256x256 regions of a slide through the viewer's tile
+    /// pipeline (cache cleared first); prints {"tiles", "seconds", "tiles_per_s", "path",
+    /// "peak_rss_bytes"}.
+    Tiles(super::slide::TilesArgs),
 }
 
 /// The figures of one load, in the contract's field names.
@@ -50,6 +55,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string(&figures)?);
             Ok(ExitCode::SUCCESS)
         }
+        BenchCommand::Tiles(args) => super::slide::bench_tiles(args),
     }
 }
 
@@ -142,7 +148,7 @@ fn load_once(dir: &Path) -> anyhow::Result<LoadFigures> {
 }
 
 /// The process's peak resident set size (VmHWM), where /proc exists.
-fn peak_rss_bytes() -> Option<u64> {
+pub(super) fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

@@ -1,4 +1,5 @@
-//! `tessera info PATH… [--json]`: what discovery found, for a person or a script.
+//! `tessera info PATH… [--json]`: what discovery found, for a person or a script
+//! (one slide file: see `cli/slide.rs`).
 //!
 //! Patient names and IDs are never printed (screen sharing, shared logs).
 
@@ -8,6 +9,12 @@ use std::process::ExitCode;
 use crate::imaging::discovery::{self, PatientNames};
 
 pub fn run(paths: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
+    // One slide file (by extension or TIFF header): the slide's levels and properties.
+    if let [one] = paths
+        && crate::imaging::slide::looks_like_slide(one)
+    {
+        return super::slide::info(one, json);
+    }
     let found = discovery::discover(paths);
     let summary = found.summary(PatientNames::Omit);
     if json {

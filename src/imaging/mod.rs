@@ -1,7 +1,9 @@
-//! Imaging core: DICOM files -> instances -> series -> volumes -> slice images.
+//! Imaging core: DICOM files -> instances -> series -> volumes -> slice images;
+//! whole-slide images -> tiles.
 //!
 //! Owns reading (never writing) source files, pixel decoding to stored values,
-//! grouping into series, stack geometry and the volume buffer. Headless: it never
+//! grouping into series, stack geometry and the volume buffer, and the slide tile
+//! pipeline ([`slide`]). Headless: it never
 //! imports egui, eframe or wgpu, and never logs patient data.
 
 pub mod demo;
@@ -11,6 +13,7 @@ pub mod file;
 pub mod geometry;
 pub mod mpr;
 pub mod pixels;
+pub mod slide;
 pub mod tags;
 pub mod volume;
 pub mod writer;

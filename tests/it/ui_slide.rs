@@ -1,0 +1,185 @@
+//! The slide screen, driven headless: open a generated slide, wait for its tiles,
+//! zoom with presets and the wheel, pan by dragging, properties, the label on request.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use egui::{Event, Modifiers, MouseWheelSource, MouseWheelUnit, TouchPhase, Vec2};
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+use tessera::app::TesseraApp;
+use tessera::imaging::slide::synth::{SynthOptions, write_slide};
+
+/// Steps until the slide is open and no tile is queued or decoding.
+fn settle(harness: &mut Harness<'static, TesseraApp>) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let busy = harness
+            .state()
+            .slide()
+            .is_none_or(|s| s.is_opening() || s.pending_tiles() > 0);
+        if !busy {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the slide did not settle within 60 s"
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Uploads are spread over frames: a few more for the last tiles.
+    harness.run();
+}
+
+fn slide_app(path: &Path) -> Harness<'static, TesseraApp> {
+    let paths = vec![path.to_path_buf()];
+    let mut harness = Harness::builder()
+        .with_size(Vec2::new(1200.0, 800.0))
+        .with_max_steps(16)
+        .wgpu()
+        .build_eframe(move |cc| TesseraApp::new(cc, paths));
+    settle(&mut harness);
+    harness
+}
+
+fn magnification(harness: &Harness<'_, TesseraApp>) -> f64 {
+    let node = harness.get_by_label_contains("Magnification ");
+    // Labels keep their text in the AccessKit value.
+    let label = node.accesskit_node().value().unwrap_or_default();
+    label
+        .trim_start_matches("Magnification ")
+        .trim_end_matches('×')
+        .parse()
+        .unwrap_or_else(|_| panic!("{label:?}"))
+}
+
+fn centre(harness: &Harness<'_, TesseraApp>) -> [f64; 2] {
+    harness
+        .state()
+        .slide()
+        .and_then(|s| s.view())
+        .unwrap()
+        .center_level0
+}
+
+#[test]
+fn a_slide_opens_zooms_pans_and_shows_its_properties() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("slide.svs");
+    write_slide(&path, &SynthOptions::small(3000, 2000))?;
+    let mut harness = slide_app(&path);
+
+    // Fitted: the whole 3000 px wide slide in ~1200 points at 40x: about 15x.
+    let viewport = harness.get_by_label("Slide viewport").rect();
+    harness.get_by_label("Slide overview");
+    let fitted = magnification(&harness);
+    assert!((5.0..20.0).contains(&fitted), "{fitted}");
+    harness.get_by_label_contains("Level ");
+    let overview_ms = harness.state().slide().and_then(|s| s.overview_ms());
+    assert!(overview_ms.is_some(), "the overview was drawn");
+    eprintln!(
+        "slide screen: overview on screen {overview_ms:?} ms after the open request (kittest)"
+    );
+
+    // Presets: 20x, then 40x (one screen pixel per scanned pixel).
+    harness.get_by_label("20×").click();
+    harness.run();
+    settle(&mut harness);
+    assert!((magnification(&harness) - 20.0).abs() < 0.01);
+    harness.get_by_label("40×").click();
+    harness.run();
+    settle(&mut harness);
+    assert!((magnification(&harness) - 40.0).abs() < 0.01);
+    harness.get_by_label_contains("Level 0 of 5");
+
+    // The wheel zooms about the pointer: the slide point under it stays put.
+    let at = viewport.center() + Vec2::new(-200.0, 100.0);
+    harness.hover_at(at);
+    harness.run();
+    let before = centre(&harness);
+    harness.event(Event::MouseWheel {
+        unit: MouseWheelUnit::Line,
+        delta: Vec2::new(0.0, -2.0),
+        phase: TouchPhase::Move,
+        source: MouseWheelSource::Wheel,
+        modifiers: Modifiers::NONE,
+    });
+    harness.run();
+    settle(&mut harness);
+    let zoomed_out = magnification(&harness);
+    assert!((zoomed_out - 40.0 / 1.5625).abs() < 0.05, "{zoomed_out}");
+    let after = centre(&harness);
+    // Zooming out about a point left of and below the centre moves the centre away
+    // from it: right and up.
+    assert!(
+        after[0] > before[0] && after[1] < before[1],
+        "{before:?} -> {after:?}"
+    );
+
+    // Dragging right moves the slide right: the centre moves left.
+    let before = centre(&harness);
+    harness.drag_at(viewport.center());
+    harness.hover_at(viewport.center() + Vec2::new(150.0, 0.0));
+    harness.drop_at(viewport.center() + Vec2::new(150.0, 0.0));
+    harness.run();
+    let after = centre(&harness);
+    assert!(after[0] < before[0] - 50.0, "{before:?} -> {after:?}");
+
+    // Properties: resolution and levels, never the identifying ones; the label image
+    // only on request.
+    harness.get_by_label("Properties").click();
+    harness.run();
+    harness.get_by_label("openslide.mpp-x");
+    // The format, in the summary and as openslide.vendor.
+    assert_eq!(harness.query_all_by_label("aperio").count(), 2);
+    assert!(
+        harness
+            .query_by_label_contains("synthetic-do-not-show")
+            .is_none()
+    );
+    assert!(
+        harness
+            .query_by_label_contains("Associated image: label")
+            .is_none()
+    );
+    harness.get_by_label("Show label image").click();
+    harness.run();
+    harness.get_by_label_contains("May identify the patient");
+
+    // Panel closed and fitted again: the first view; it renders through wgpu.
+    harness.get_by_label("Properties").click();
+    harness.run();
+    harness.get_by_label("Fit").click();
+    harness.run();
+    settle(&mut harness);
+    let refitted = magnification(&harness);
+    assert!((refitted - fitted).abs() < 0.01, "{fitted} {refitted}");
+    let image = harness.render()?;
+    assert_eq!((image.width(), image.height()), (1200, 800));
+
+    harness.get_by_label("Close slide").click();
+    harness.run();
+    assert!(harness.state().slide().is_none());
+    Ok(())
+}
+
+#[test]
+fn a_file_that_is_not_a_slide_reports_one_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.svs");
+    std::fs::write(&path, b"II*\0garbage that is not a TIFF directory").unwrap();
+    let paths = vec![path.clone()];
+    let mut harness = Harness::builder()
+        .with_size(Vec2::new(900.0, 600.0))
+        .wgpu()
+        .build_eframe(move |cc| TesseraApp::new(cc, paths));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while harness.state().slide().is_some() {
+        assert!(Instant::now() < deadline, "the slide open did not fail");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    harness.run();
+    harness.get_by_label_contains("broken.svs");
+}
