@@ -22,6 +22,7 @@ mod docs;
 mod info;
 pub mod labels_io;
 pub mod project;
+mod review;
 mod slide;
 
 /// Tessera: annotate DICOM series and whole-slide images offline.
@@ -104,6 +105,11 @@ enum Command {
     Conflicts(project::ConflictsArgs),
     /// Resolve an annotation's conflicts by keeping one version.
     Resolve(project::ResolveArgs),
+    /// Clinical QA: agreement between readers.
+    Review {
+        #[command(subcommand)]
+        what: review::ReviewCommand,
+    },
     /// Test helper: commit edits and print each acknowledged event id.
     #[command(hide = true)]
     DebugCommitLoop(project::CommitLoopArgs),
@@ -151,6 +157,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Some(Command::Import(a)) => project::run_import(a),
         Some(Command::Conflicts(a)) => project::run_conflicts(a),
         Some(Command::Resolve(a)) => project::run_resolve(a),
+        Some(Command::Review { what }) => review::run(what),
         Some(Command::DebugCommitLoop(a)) => project::run_commit_loop(a),
         Some(Command::Manpages { out }) => docs::write_manpages(Cli::command(), &out),
         Some(Command::Completions { shell }) => docs::print_completions(Cli::command(), shell),

@@ -10,6 +10,7 @@ mod layering;
 mod measure;
 mod packaging;
 mod project;
+mod review;
 mod seg;
 mod slide;
 mod tags;

@@ -1,0 +1,346 @@
+//! The agreement report: for every series that two or more readers annotated, how far
+//! their segmentations agree per class (Dice, IoU, volumes, mean surface distance, 95 %
+//! Hausdorff) and how their findings match (one-to-one within a distance, misses per
+//! reader, Cohen's κ on the matched findings' codes with the confusion matrix).
+//!
+//! Owns [`AgreementReport`] and [`agreement_report`], computed offline from an unlocked
+//! project (a merged one sees every reader's work). Series are named by a short digest,
+//! never by UID. Renderers (JSON, CSV, HTML with plots) live in [`super::render`].
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::agreement::{Mask, cohen_kappa, match_findings, overlap, surface_distance};
+use crate::annotate::labelmap::LabelMap;
+use crate::annotate::segmentation::Segment;
+use crate::project::model::{Annotation, ImageRef};
+use crate::project::{Id, ProjectError, Session};
+
+/// Findings whose positions are within this distance (mm) may be the same finding.
+pub const MATCH_DISTANCE_MM: f64 = 10.0;
+
+/// One class of one pair of readers' segmentations of a series.
+#[derive(Clone, Debug, Serialize)]
+pub struct SegmentationAgreement {
+    pub series: String,
+    pub class: String,
+    pub reader_a: String,
+    pub reader_b: String,
+    pub dice: f64,
+    pub iou: f64,
+    pub volume_a_ml: f64,
+    pub volume_b_ml: f64,
+    pub volume_difference_ml: f64,
+    /// `None` when either reader left the class empty.
+    pub mean_surface_mm: Option<f64>,
+    pub hausdorff95_mm: Option<f64>,
+}
+
+/// One pair of readers' findings (vector annotations) on a series.
+#[derive(Clone, Debug, Serialize)]
+pub struct FindingAgreement {
+    pub series: String,
+    pub reader_a: String,
+    pub reader_b: String,
+    pub findings_a: usize,
+    pub findings_b: usize,
+    pub matched: usize,
+    pub missed_by_b: usize,
+    pub missed_by_a: usize,
+    /// Cohen's κ on the matched findings' codes; `None` without matches.
+    pub kappa: Option<f64>,
+    pub categories: Vec<String>,
+    pub confusion: Vec<Vec<u64>>,
+}
+
+/// What each reader contributed.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReaderSummary {
+    pub reader: String,
+    pub annotations: usize,
+    pub segmentations: usize,
+}
+
+/// The whole report.
+#[derive(Clone, Debug, Serialize)]
+pub struct AgreementReport {
+    pub readers: Vec<ReaderSummary>,
+    pub series_compared: usize,
+    pub segmentations: Vec<SegmentationAgreement>,
+    pub findings: Vec<FindingAgreement>,
+    /// Findings left out of matching: no position in patient space (no provenance).
+    pub unplaced_findings: usize,
+}
+
+/// A short, stable name for a series (never its UID).
+fn series_name(uid: &str) -> String {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(uid.as_bytes());
+    format!("series {}", crate::project::id::hex(&d[..4]))
+}
+
+fn series_of(image: &ImageRef) -> Option<&str> {
+    match image {
+        ImageRef::Dicom { series_uid, .. } => Some(series_uid),
+        ImageRef::Slide { .. } => None,
+    }
+}
+
+/// A finding's code (or name when uncoded), for κ.
+fn category(a: &Annotation) -> String {
+    let l = &a.body.label;
+    match (&l.scheme, &l.code) {
+        (Some(s), Some(c)) => format!("{} ({s} {c})", l.name),
+        _ => l.name.clone(),
+    }
+}
+
+/// A finding's position in patient space (LPS mm): the centre of its points, through the
+/// provenance's geometry. `None` without provenance.
+fn position_mm(a: &Annotation) -> Option<[f64; 3]> {
+    let ImageRef::Dicom {
+        provenance: Some(p),
+        plane,
+        ..
+    } = &a.body.image
+    else {
+        return None;
+    };
+    let pts = &a.body.points;
+    if pts.is_empty() {
+        return None;
+    }
+    let n = pts.len() as f64;
+    let c = [
+        pts.iter().map(|p| p[0]).sum::<f64>() / n,
+        pts.iter().map(|p| p[1]).sum::<f64>() / n,
+    ];
+    let row = [p.orientation[0], p.orientation[1], p.orientation[2]];
+    let col = [p.orientation[3], p.orientation[4], p.orientation[5]];
+    match plane {
+        // Acquired slice: origin is that slice's position; x along rows, y down columns.
+        None => Some([0, 1, 2].map(|i| {
+            p.origin_mm[i] + c[0] * p.spacing_mm[1] * row[i] + c[1] * p.spacing_mm[0] * col[i]
+        })),
+        // Reformatted plane: not placed (its depth needs the series' slice positions).
+        Some(_) => None,
+    }
+}
+
+/// The reader who created each object (the author of its first event).
+fn creators(session: &mut Session) -> Result<BTreeMap<Id, String>, ProjectError> {
+    let mut out = BTreeMap::new();
+    for item in session.history()? {
+        out.entry(item.target).or_insert(item.author);
+    }
+    Ok(out)
+}
+
+fn mask_of(map: &LabelMap, labels: &BTreeSet<u8>) -> Vec<bool> {
+    let [ni, nj, nk] = map.dims();
+    let mut out = vec![false; ni * nj * nk];
+    for index in map.allocated() {
+        let (Some(brick), b) = (map.brick(index), map.brick_box(index)) else {
+            continue;
+        };
+        let mut offset = 0;
+        for z in 0..b.size[2] {
+            for y in 0..b.size[1] {
+                for x in 0..b.size[0] {
+                    if labels.contains(&brick[offset]) {
+                        out[((b.origin[2] + z) * nj + b.origin[1] + y) * ni + b.origin[0] + x] =
+                            true;
+                    }
+                    offset += 1;
+                }
+            }
+        }
+    }
+    out
+}
+
+fn class_key(s: &Segment) -> String {
+    match &s.class.concept {
+        Some(c) => format!("{} ({} {})", s.class.name, c.scheme, c.value),
+        None => s.class.name.clone(),
+    }
+}
+
+/// Computes the report from everything the project holds.
+pub fn agreement_report(session: &mut Session) -> Result<AgreementReport, ProjectError> {
+    let creators = creators(session)?;
+    let annotations = session.annotations()?;
+    let segmentations = session.segmentations()?;
+    let reader = |id: &Id| {
+        creators
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| "unknown".into())
+    };
+
+    let mut summary: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut by_series: BTreeMap<String, BTreeMap<String, Vec<&Annotation>>> = BTreeMap::new();
+    for a in &annotations {
+        let r = reader(&a.id);
+        summary.entry(r.clone()).or_default().0 += 1;
+        if let Some(s) = series_of(&a.body.image) {
+            by_series
+                .entry(s.to_owned())
+                .or_default()
+                .entry(r)
+                .or_default()
+                .push(a);
+        }
+    }
+    let mut segs_by_series: BTreeMap<String, BTreeMap<String, Id>> = BTreeMap::new();
+    for s in &segmentations {
+        let r = reader(&s.id);
+        summary.entry(r.clone()).or_default().1 += 1;
+        if let Some(uid) = series_of(&s.image) {
+            // One segmentation per reader and series: the first.
+            segs_by_series
+                .entry(uid.to_owned())
+                .or_default()
+                .entry(r)
+                .or_insert(s.id);
+        }
+    }
+
+    let mut series_compared = BTreeSet::new();
+    let mut findings = Vec::new();
+    let mut unplaced = 0;
+    for (uid, readers) in &by_series {
+        let names: Vec<&String> = readers.keys().collect();
+        for (i, a_name) in names.iter().enumerate() {
+            for b_name in &names[i + 1..] {
+                let (fa, fb) = (&readers[*a_name], &readers[*b_name]);
+                let pa: Vec<Option<[f64; 3]>> = fa.iter().map(|a| position_mm(a)).collect();
+                let pb: Vec<Option<[f64; 3]>> = fb.iter().map(|a| position_mm(a)).collect();
+                unplaced += pa.iter().chain(&pb).filter(|p| p.is_none()).count();
+                let m = match_findings(fa.len(), fb.len(), MATCH_DISTANCE_MM, |x, y| {
+                    match (pa[x], pb[y]) {
+                        (Some(p), Some(q)) => {
+                            (0..3).map(|c| (p[c] - q[c]).powi(2)).sum::<f64>().sqrt()
+                        }
+                        _ => f64::INFINITY,
+                    }
+                });
+                let pairs: Vec<(String, String)> = m
+                    .pairs
+                    .iter()
+                    .map(|(x, y)| (category(fa[*x]), category(fb[*y])))
+                    .collect();
+                let refs: Vec<(&str, &str)> = pairs
+                    .iter()
+                    .map(|(a, b)| (a.as_str(), b.as_str()))
+                    .collect();
+                let k = cohen_kappa(&refs);
+                series_compared.insert(uid.clone());
+                findings.push(FindingAgreement {
+                    series: series_name(uid),
+                    reader_a: (*a_name).clone(),
+                    reader_b: (*b_name).clone(),
+                    findings_a: fa.len(),
+                    findings_b: fb.len(),
+                    matched: m.pairs.len(),
+                    missed_by_b: m.missed_by_b.len(),
+                    missed_by_a: m.missed_by_a.len(),
+                    kappa: k.as_ref().map(|k| k.kappa),
+                    categories: k.as_ref().map(|k| k.categories.clone()).unwrap_or_default(),
+                    confusion: k.map(|k| k.matrix).unwrap_or_default(),
+                });
+            }
+        }
+    }
+
+    let mut seg_rows = Vec::new();
+    for (uid, readers) in &segs_by_series {
+        let names: Vec<&String> = readers.keys().collect();
+        if names.len() < 2 {
+            continue;
+        }
+        let mut loaded = BTreeMap::new();
+        for (name, id) in readers {
+            loaded.insert(name.clone(), session.load_segmentation(*id)?);
+        }
+        for (i, a_name) in names.iter().enumerate() {
+            for b_name in &names[i + 1..] {
+                let (a, b) = (&loaded[*a_name], &loaded[*b_name]);
+                if a.map.dims() != b.map.dims() {
+                    continue;
+                }
+                let grid = a.info.header.grid.to_grid();
+                let classes: BTreeSet<String> = a
+                    .info
+                    .segments
+                    .values()
+                    .chain(b.info.segments.values())
+                    .map(class_key)
+                    .collect();
+                for class in classes {
+                    let labels = |seg: &crate::project::segmentations::LoadedSegmentation| {
+                        seg.info
+                            .segments
+                            .iter()
+                            .filter(|(_, s)| class_key(s) == class)
+                            .map(|(i, _)| *i)
+                            .collect::<BTreeSet<u8>>()
+                    };
+                    let (ma, mb) = (mask_of(&a.map, &labels(a)), mask_of(&b.map, &labels(b)));
+                    let (ka, kb) = (
+                        Mask {
+                            dims: grid.dims,
+                            spacing_mm: grid.spacing_mm,
+                            voxels: &ma,
+                        },
+                        Mask {
+                            dims: grid.dims,
+                            spacing_mm: grid.spacing_mm,
+                            voxels: &mb,
+                        },
+                    );
+                    let (Ok(o), Ok(sd)) = (overlap(&ka, &kb), surface_distance(&ka, &kb)) else {
+                        continue;
+                    };
+                    let voxel_ml = grid.spacing_mm.iter().product::<f64>() / 1000.0;
+                    series_compared.insert(uid.clone());
+                    seg_rows.push(SegmentationAgreement {
+                        series: series_name(uid),
+                        class,
+                        reader_a: (*a_name).clone(),
+                        reader_b: (*b_name).clone(),
+                        dice: o.dice,
+                        iou: o.iou,
+                        volume_a_ml: o.a_voxels as f64 * voxel_ml,
+                        volume_b_ml: o.b_voxels as f64 * voxel_ml,
+                        volume_difference_ml: o.volume_difference_ml,
+                        mean_surface_mm: sd.map(|d| d.mean_mm),
+                        hausdorff95_mm: sd.map(|d| d.hausdorff95_mm),
+                    });
+                }
+            }
+        }
+    }
+    // Lowest agreement first: the disagreement list a QA lead reads top down.
+    seg_rows.sort_by(|x, y| x.dice.total_cmp(&y.dice));
+    findings.sort_by(|x, y| {
+        let kx = x.kappa.unwrap_or(-2.0);
+        let ky = y.kappa.unwrap_or(-2.0);
+        kx.total_cmp(&ky)
+    });
+    Ok(AgreementReport {
+        readers: summary
+            .into_iter()
+            .map(|(reader, (annotations, segmentations))| ReaderSummary {
+                reader,
+                annotations,
+                segmentations,
+            })
+            .collect(),
+        series_compared: series_compared.len(),
+        segmentations: seg_rows,
+        findings,
+        unplaced_findings: unplaced,
+    })
+}

@@ -1,0 +1,182 @@
+//! The agreement report over a project two readers worked in: segmentations of the same
+//! series compared per class (Dice against the analytic overlap of two spheres, surface
+//! distances), findings matched within 10 mm with misses per reader, and the CLI's JSON,
+//! CSV and HTML renderings.
+
+use std::process::Command;
+
+use tessera::annotate::labelmap::Stroke;
+use tessera::annotate::packed::Tool;
+use tessera::annotate::schema::{Code, Colour, LabelClass};
+use tessera::annotate::segmentation::{Segment, SegmentationHeader};
+use tessera::annotate::tools::{self, BrushShape, Dab, PaintRule};
+use tessera::imaging::mpr::VolumeGrid;
+use tessera::project::model::{
+    Annotation, AnnotationBody, Edit, ImageRef, Kind, Label, Provenance,
+};
+use tessera::project::{Id, KdfChoice, KdfParams, Project, Role, Session, VerifyOnOpen};
+
+const TINY: KdfChoice = KdfChoice::Fixed(KdfParams {
+    m_kib: 64,
+    t_cost: 1,
+    p_lanes: 1,
+});
+const SERIES: &str = "1.2.826.0.1.3680043.8.498.4242";
+
+fn grid() -> VolumeGrid {
+    VolumeGrid {
+        dims: [64, 64, 48],
+        spacing_mm: [1.0, 1.0, 1.0],
+        axes: [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
+        origin_mm: [0.0; 3],
+    }
+}
+
+fn series() -> ImageRef {
+    ImageRef::Dicom {
+        series_uid: SERIES.into(),
+        sop_uid: None,
+        frame: None,
+        plane: None,
+        provenance: None,
+    }
+}
+
+/// One reader's segmentation: a 10 mm ball of Lesion at `centre`.
+fn paint_ball(s: &mut Session, name: &str, centre: [f64; 3]) {
+    let g = grid();
+    let header = SegmentationHeader::new(name, &g);
+    let id = s.create_segmentation(series(), header.clone()).unwrap();
+    let class = LabelClass::from_code(
+        &Code::new("SCT", "52988006", "Lesion"),
+        None,
+        Colour([230, 60, 60]),
+    );
+    s.define_segment(id, 1, Some(Segment::of_class("Lesion 1", None, &class)))
+        .unwrap();
+    let mut map = header.new_label_map().unwrap();
+    let cs = tools::dab(
+        &map,
+        &g,
+        None,
+        &Dab {
+            centre_voxel: centre,
+            radius_mm: 10.0,
+            shape: BrushShape::Sphere,
+        },
+        &PaintRule::paint(1),
+    )
+    .unwrap();
+    let mut stroke = Stroke::new();
+    stroke.apply(&mut map, cs);
+    let edit = stroke.finish(&map, Tool::Brush).unwrap();
+    s.commit_edit(Edit::SegmentStroke {
+        segmentation: id,
+        stroke: edit,
+    })
+    .unwrap();
+}
+
+fn point(s: &mut Session, name: &str, code: &str, at: [f64; 3]) {
+    let annotation = Annotation {
+        id: Id::random().unwrap(),
+        body: AnnotationBody {
+            image: ImageRef::Dicom {
+                series_uid: SERIES.into(),
+                sop_uid: Some(format!("{SERIES}.{}", at[2] as u32)),
+                frame: Some(0),
+                plane: None,
+                provenance: Some(Box::new(Provenance {
+                    spacing_mm: [1.0, 1.0, 1.0],
+                    orientation: [1.0, 0.0, 0.0, 0.0, 1.0, 0.0],
+                    origin_mm: [0.0, 0.0, at[2]],
+                    dims: [64, 64, 48],
+                    ..Provenance::default()
+                })),
+            },
+            kind: Kind::Point,
+            points: vec![[at[0], at[1]]],
+            label: Label {
+                name: name.into(),
+                scheme: Some("SCT".into()),
+                code: Some(code.into()),
+                meaning: Some(name.into()),
+            },
+            comment: None,
+        },
+    };
+    s.commit_edit(Edit::Create { annotation }).unwrap();
+}
+
+#[test]
+fn two_readers_are_compared_per_class_and_per_finding() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("qa.tessera");
+    let (mut alice, _) = Project::create(&path, "alice", b"pw-alice", TINY).unwrap();
+    alice
+        .add_user("bob", Role::Annotator, b"pw-bob", TINY)
+        .unwrap();
+    paint_ball(&mut alice, "Alice's", [30.0, 32.0, 24.0]);
+    point(&mut alice, "Lesion", "52988006", [10.0, 10.0, 5.0]);
+    point(&mut alice, "Nodule", "27925004", [40.0, 40.0, 5.0]);
+    drop(alice);
+    let mut bob = Project::open(&path)
+        .unwrap()
+        .unlock("bob", b"pw-bob", VerifyOnOpen::Yes)
+        .unwrap();
+    paint_ball(&mut bob, "Bob's", [34.0, 32.0, 24.0]);
+    point(&mut bob, "Lesion", "52988006", [12.0, 10.0, 5.0]);
+    point(&mut bob, "Mass", "4147007", [60.0, 5.0, 30.0]);
+
+    let r = tessera::review::report::agreement_report(&mut bob).unwrap();
+    drop(bob);
+    assert_eq!(r.series_compared, 1);
+    assert_eq!(r.segmentations.len(), 1);
+    let seg = &r.segmentations[0];
+    assert_eq!(seg.class, "Lesion (SCT 52988006)");
+    // Two 10 mm balls 4 mm apart: lens / ball = (4r + d)(2r - d)² / 16r³ = 0.704.
+    assert!((seg.dice - 0.704).abs() < 0.03, "Dice {}", seg.dice);
+    let hd = seg.hausdorff95_mm.unwrap();
+    assert!(hd > 2.0 && hd <= 4.5, "HD95 {hd}");
+    assert_eq!(r.findings.len(), 1);
+    let f = &r.findings[0];
+    assert_eq!((f.findings_a, f.findings_b, f.matched), (2, 2, 1));
+    assert_eq!((f.missed_by_b, f.missed_by_a), (1, 1));
+    assert_eq!(f.kappa, Some(1.0), "one matched pair, same code");
+
+    // The command line: JSON, CSV, HTML (with its plot), no UIDs anywhere.
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(args)
+            .env("TESSERA_USER", "alice")
+            .env("TESSERA_PASSPHRASE", "pw-alice")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let p = path.to_str().unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&run(&["review", "report", p, "--json"])).unwrap();
+    assert_eq!(json["segmentations"][0]["reader_a"], "alice");
+    let csv = run(&["review", "report", p, "--csv"]);
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    let html_path = dir.path().join("report.html");
+    run(&[
+        "review",
+        "report",
+        p,
+        "--html",
+        "--out",
+        html_path.to_str().unwrap(),
+    ]);
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    assert!(html.contains("<svg") && html.contains("Dice per class"));
+    for text in [&json.to_string(), &csv, &html] {
+        assert!(!text.contains(SERIES), "a UID leaked into the report");
+    }
+}
