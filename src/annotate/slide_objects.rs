@@ -59,7 +59,14 @@ pub fn bounds_of(points: &[Point]) -> Bounds {
             f64::NEG_INFINITY,
             f64::NEG_INFINITY,
         ],
-        |b, p| [b[0].min(p[0]), b[1].min(p[1]), b[2].max(p[0]), b[3].max(p[1])],
+        |b, p| {
+            [
+                b[0].min(p[0]),
+                b[1].min(p[1]),
+                b[2].max(p[0]),
+                b[3].max(p[1]),
+            ]
+        },
     )
 }
 
@@ -228,7 +235,9 @@ mod tests {
         // A pseudo-random mix of points and boxes, some spanning many cells.
         let mut seed = 7u64;
         let mut next = move || {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (seed >> 33) as f64 / (1u64 << 31) as f64
         };
         let extent = [10_000.0, 8_000.0];
@@ -285,7 +294,11 @@ mod tests {
     #[test]
     fn slide_measurements_in_micrometres_and_point_counts_per_class() {
         let rect = SlideObject::new(
-            annotation(Kind::Rectangle, vec![[100.0, 100.0], [500.0, 300.0]], "Tumour"),
+            annotation(
+                Kind::Rectangle,
+                vec![[100.0, 100.0], [500.0, 300.0]],
+                "Tumour",
+            ),
             Some([0.25, 0.25]),
         );
         // 400 x 200 px at 0.25 µm/px: 100 x 50 µm.
@@ -303,7 +316,10 @@ mod tests {
             rect,
             SlideObject::new(annotation(Kind::Point, vec![[1.0, 1.0]], "Mitosis"), None),
             SlideObject::new(annotation(Kind::Point, vec![[2.0, 1.0]], "Mitosis"), None),
-            SlideObject::new(annotation(Kind::Point, vec![[3.0, 1.0]], "Lymphocyte"), None),
+            SlideObject::new(
+                annotation(Kind::Point, vec![[3.0, 1.0]], "Lymphocyte"),
+                None,
+            ),
         ];
         assert!(objects[1].area_um2.is_none());
         let counts = point_counts(&objects);
