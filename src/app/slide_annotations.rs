@@ -9,7 +9,7 @@
 //! meeting the view; objects under two screen pixels are dots (one per 2x2 pixel cell),
 //! outlines skip vertices closer than one screen pixel.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::mpsc::{Receiver, TryRecvError};
 
@@ -41,6 +41,10 @@ const SLIDE_PLANE: PlaneKey = PlaneKey {
 
 /// Objects smaller than this many screen pixels are drawn as dots.
 const DOT_BELOW_PX: f64 = 2.0;
+/// Outlines under this many screen pixels are thinned to one per 4x4 screen cell.
+const SMALL_PX: f64 = 8.0;
+/// Objects at least this many screen pixels across are drawn anti-aliased by egui.
+const LARGE_PX: f64 = 48.0;
 
 /// The slide's annotations and the drawing state.
 pub struct SlideAnnotations {
@@ -55,7 +59,7 @@ pub struct SlideAnnotations {
     pub objects: Vec<SlideObject>,
     index: GridIndex,
     pub counts: BTreeMap<String, usize>,
-    /// Objects drawn in the last frame (outlines and dots).
+    /// Objects meeting the view in the last frame (before dots were merged).
     pub drawn: usize,
     scratch: Vec<u32>,
 }
@@ -159,68 +163,100 @@ impl SlideAnnotations {
         hits.clear();
         self.index.query([x0, y0, x1, y1], &mut hits);
         let zoom = view.zoom;
-        let mut shapes = Vec::with_capacity(hits.len().min(65_536));
-        // Dots: one per 2x2 screen cell.
-        let mut dots: HashSet<(i32, i32)> = HashSet::new();
+        // Large objects go through egui's anti-aliased shapes; the many small ones are
+        // quads in one mesh (no feathering, no per-shape tessellation).
+        let mut shapes = Vec::new();
+        let mut mesh = egui::Mesh::default();
+        // Dots one per 2x2 screen pixels, point markers one per 4x4: thousands of cells
+        // on one pixel are drawn once.
+        let mut dots = Occupancy::new(rect, 2.0);
+        let mut markers = Occupancy::new(rect, 4.0);
+        let mut outlines = Occupancy::new(rect, 4.0);
         let mut simplified = Vec::new();
+        let mut line: Vec<Pos2> = Vec::new();
         for &i in &hits {
             let Some(o) = self.objects.get(i as usize) else {
                 continue;
             };
             let body = &o.annotation.body;
             let color = class_color(&body.label.name);
-            let tiny = slide_objects::is_tiny(o.bounds, zoom, DOT_BELOW_PX);
-            if body.kind == Kind::Point || tiny {
-                let c = to_screen([
+            let centre = || {
+                to_screen([
                     (o.bounds[0] + o.bounds[2]) / 2.0,
                     (o.bounds[1] + o.bounds[3]) / 2.0,
-                ]);
-                if body.kind == Kind::Point && zoom * 8.0 >= 1.0 {
-                    shapes.push(Shape::circle_filled(c, 3.5, color));
-                    shapes.push(Shape::circle_stroke(
-                        c,
-                        3.5,
-                        Stroke::new(1.0, Color32::BLACK),
-                    ));
-                } else if dots.insert(((c.x / 2.0) as i32, (c.y / 2.0) as i32)) {
-                    shapes.push(Shape::rect_filled(
-                        Rect::from_center_size(c, egui::vec2(2.0, 2.0)),
-                        0.0,
-                        color,
-                    ));
+                ])
+            };
+            if body.kind == Kind::Point {
+                let c = centre();
+                if markers.insert(c) {
+                    mesh.add_colored_rect(
+                        Rect::from_center_size(c, egui::vec2(7.0, 7.0)),
+                        Color32::BLACK,
+                    );
+                    mesh.add_colored_rect(Rect::from_center_size(c, egui::vec2(5.0, 5.0)), color);
                 }
                 continue;
             }
+            if slide_objects::is_tiny(o.bounds, zoom, DOT_BELOW_PX) {
+                let c = centre();
+                if dots.insert(c) {
+                    mesh.add_colored_rect(Rect::from_center_size(c, egui::vec2(2.0, 2.0)), color);
+                }
+                continue;
+            }
+            // Small outlines: one per 4x4 screen cell (a crowd of them reads the same).
+            if slide_objects::is_tiny(o.bounds, zoom, SMALL_PX) && !outlines.insert(centre()) {
+                continue;
+            }
+            let large = !slide_objects::is_tiny(o.bounds, zoom, LARGE_PX);
             let stroke = Stroke::new(1.5, color);
+            line.clear();
             match body.kind {
                 Kind::Rectangle => {
-                    let [a, b] = [o.bounds[0], o.bounds[1]];
                     let r = Rect::from_two_pos(
-                        to_screen([a, b]),
+                        to_screen([o.bounds[0], o.bounds[1]]),
                         to_screen([o.bounds[2], o.bounds[3]]),
                     );
-                    shapes.push(Shape::rect_stroke(r, 0.0, stroke, egui::StrokeKind::Middle));
+                    line.extend([
+                        r.left_top(),
+                        r.right_top(),
+                        r.right_bottom(),
+                        r.left_bottom(),
+                    ]);
                 }
                 Kind::Ellipse => {
-                    let c = to_screen([
-                        (o.bounds[0] + o.bounds[2]) / 2.0,
-                        (o.bounds[1] + o.bounds[3]) / 2.0,
-                    ]);
+                    let c = centre();
                     let radius = egui::vec2(
                         ((o.bounds[2] - o.bounds[0]) * zoom / 2.0) as f32,
                         ((o.bounds[3] - o.bounds[1]) * zoom / 2.0) as f32,
                     );
-                    shapes.push(Shape::ellipse_stroke(c, radius, stroke));
+                    if large {
+                        shapes.push(Shape::ellipse_stroke(c, radius, stroke));
+                        continue;
+                    }
+                    let n = 16;
+                    line.extend((0..n).map(|k| {
+                        let t = k as f32 / n as f32 * std::f32::consts::TAU;
+                        c + egui::vec2(radius.x * t.cos(), radius.y * t.sin())
+                    }));
                 }
                 _ => {
                     slide_objects::simplify_into(&body.points, 1.0 / zoom, &mut simplified);
-                    let line: Vec<Pos2> = simplified.iter().map(|p| to_screen(*p)).collect();
-                    if line.len() >= 2 {
-                        shapes.push(Shape::closed_line(line, stroke));
-                    }
+                    line.extend(simplified.iter().map(|p| to_screen(*p)));
+                }
+            }
+            if line.len() < 2 {
+                continue;
+            }
+            if large {
+                shapes.push(Shape::closed_line(std::mem::take(&mut line), stroke));
+            } else {
+                for k in 0..line.len() {
+                    segment(&mut mesh, line[k], line[(k + 1) % line.len()], 1.2, color);
                 }
             }
         }
+        painter.add(Shape::mesh(mesh));
         self.drawn = hits.len();
         self.scratch = hits;
         painter.extend(shapes);
@@ -248,6 +284,63 @@ impl SlideAnnotations {
                 ));
             }
         }
+    }
+}
+
+/// A line segment `width` wide as one quad of `mesh`.
+fn segment(mesh: &mut egui::Mesh, p: Pos2, q: Pos2, width: f32, color: Color32) {
+    let d = q - p;
+    let len = d.length();
+    if len < 1e-3 {
+        return;
+    }
+    let n = egui::vec2(-d.y, d.x) * (width / 2.0 / len);
+    let base = mesh.vertices.len() as u32;
+    for v in [p + n, p - n, q - n, q + n] {
+        mesh.colored_vertex(v, color);
+    }
+    mesh.add_triangle(base, base + 1, base + 2);
+    mesh.add_triangle(base, base + 2, base + 3);
+}
+
+/// Which cells of a screen grid were drawn on this frame (a bitmap).
+struct Occupancy {
+    origin: Pos2,
+    cell: f32,
+    cols: usize,
+    rows: usize,
+    bits: Vec<u64>,
+}
+
+impl Occupancy {
+    fn new(rect: Rect, cell: f32) -> Occupancy {
+        let cols = (rect.width() / cell).ceil().max(1.0) as usize;
+        let rows = (rect.height() / cell).ceil().max(1.0) as usize;
+        Occupancy {
+            origin: rect.min,
+            cell,
+            cols,
+            rows,
+            bits: vec![0; (cols * rows).div_ceil(64)],
+        }
+    }
+
+    /// Marks the cell at `p`: `true` when it was free (draw), `false` when taken or off
+    /// the grid.
+    fn insert(&mut self, p: Pos2) -> bool {
+        let x = ((p.x - self.origin.x) / self.cell).floor();
+        let y = ((p.y - self.origin.y) / self.cell).floor();
+        if x < 0.0 || y < 0.0 || x as usize >= self.cols || y as usize >= self.rows {
+            return false;
+        }
+        let i = y as usize * self.cols + x as usize;
+        let (word, bit) = (i / 64, 1u64 << (i % 64));
+        let Some(w) = self.bits.get_mut(word) else {
+            return false;
+        };
+        let free = *w & bit == 0;
+        *w |= bit;
+        free
     }
 }
 
