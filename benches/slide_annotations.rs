@@ -10,7 +10,7 @@
 //! shapes, AccessKit, then tessellation) is recorded, not the GPU.
 //!
 //! Prints JSON lines (median, p99, max, objects drawn per frame). Numbers go in the issue
-//! note, not assertions.
+//! note, not assertions. `TESSERA_BENCH_OBJECTS=0` gives the baseline without annotations.
 
 use std::time::{Duration, Instant};
 
@@ -22,7 +22,6 @@ use tessera::imaging::slide::synth::{SynthOptions, write_slide};
 use tessera::project::model::{Annotation, AnnotationBody, Kind, Label};
 use tessera::project::{Id, KdfChoice, KdfParams, Project};
 
-const OBJECTS: usize = 100_000;
 const FRAMES_PER_VIEW: usize = 20;
 
 fn thread_cpu_ns() -> u64 {
@@ -66,6 +65,11 @@ fn settle(harness: &mut Harness<'_, TesseraApp>) -> bool {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // TESSERA_BENCH_OBJECTS=0 gives the baseline without annotations.
+    let objects: usize = std::env::var("TESSERA_BENCH_OBJECTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("demo.svs");
     let opts = SynthOptions::demo();
@@ -113,8 +117,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (state >> 11) as f64 / (1u64 << 53) as f64
     };
     let classes = ["Tumour cell", "Lymphocyte", "Mitosis", "Stroma"];
-    let mut annotations = Vec::with_capacity(OBJECTS);
-    for i in 0..OBJECTS {
+    let mut annotations = Vec::with_capacity(objects);
+    for i in 0..objects {
         let (cx, cy) = (next() * w, next() * h);
         let (kind, points) = if i % 2 == 0 {
             (Kind::Point, vec![[cx, cy]])
@@ -154,7 +158,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("no slide")?
         .set_annotations(annotations);
     let index_ms = loaded.elapsed().as_secs_f64() * 1e3;
-    println!("{{\"case\": \"measure and index {OBJECTS} objects\", \"ms\": {index_ms:.1}}}");
+    println!("{{\"case\": \"measure and index {objects} objects\", \"ms\": {index_ms:.1}}}");
 
     let ctx = harness.ctx.clone();
     let objective = harness
@@ -211,7 +215,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!(
             "{}",
             stats(
-                &format!("frame, {OBJECTS} objects, {name}, 1920x1080 (CPU incl. tessellation)"),
+                &format!("frame, {objects} objects, {name}, 1920x1080 (CPU incl. tessellation)"),
                 times,
                 drawn
             )
@@ -220,7 +224,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "{}",
         stats(
-            &format!("frame, {OBJECTS} objects, all views (CPU incl. tessellation)"),
+            &format!("frame, {objects} objects, all views (CPU incl. tessellation)"),
             all,
             0
         )
