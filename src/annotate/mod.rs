@@ -27,4 +27,5 @@ pub mod schema;
 pub mod segmentation;
 pub mod segstats;
 pub mod shapes;
+pub mod slide_objects;
 pub mod tools;

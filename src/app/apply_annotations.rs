@@ -167,6 +167,7 @@ impl TesseraApp {
             self.install_schema_for_new_project();
             self.refresh_annotations();
             self.refresh_segmentations(true);
+            self.refresh_slide_annotations();
             self.refresh_conflicts();
         }
     }
@@ -249,6 +250,63 @@ impl TesseraApp {
                 self.annotations.history = lines;
             }
             Err(e) => self.project_error("cannot read the history", e),
+        }
+    }
+
+    /// Reloads the open slide's annotations from the project (nothing without a
+    /// project, or before the slide's fingerprint is known).
+    pub(super) fn refresh_slide_annotations(&mut self) {
+        let Some(annotations) = self.slide.as_mut().and_then(|s| s.annotations_mut()) else {
+            return;
+        };
+        let Some(project) = &mut self.project else {
+            annotations.set_annotations(Vec::new());
+            return;
+        };
+        let Some(image) = annotations.image() else {
+            return;
+        };
+        match project.session.annotations_for_image(&image) {
+            Ok(list) => annotations.set_annotations(list),
+            Err(e) => self.project_error("cannot read the slide's annotations", e),
+        }
+    }
+
+    /// A drawing-tool event on the slide: a finished shape is committed with the
+    /// current label, in level-0 pixels.
+    pub(super) fn slide_pointer(&mut self, event: super::annotations::PointerEvent, close: f64) {
+        if self.project.as_ref().is_none_or(|p| p.read_only) {
+            return;
+        }
+        let Some(annotations) = self.slide.as_mut().and_then(|s| s.annotations_mut()) else {
+            return;
+        };
+        let Some(image) = annotations.image() else {
+            return;
+        };
+        let Some((kind, points)) = annotations.step(event, close) else {
+            return;
+        };
+        let body = self.annotations.body(image, kind, points);
+        if let Err(reason) = body.validate() {
+            self.report_problem(format!("annotation not saved: {reason}"));
+            return;
+        }
+        let id = match Id::random() {
+            Ok(id) => id,
+            Err(e) => {
+                self.report_problem(format!("cannot make an annotation id: {e}"));
+                return;
+            }
+        };
+        let Some(project) = &mut self.project else {
+            return;
+        };
+        match project.session.commit_edit(Edit::Create {
+            annotation: Annotation { id, body },
+        }) {
+            Ok(_) => self.refresh_slide_annotations(),
+            Err(e) => self.project_error("the edit was not saved", e),
         }
     }
 
@@ -342,6 +400,7 @@ impl TesseraApp {
             Ok(Some(applied)) => {
                 self.apply_to_shown(&applied.edit);
                 self.refresh_annotations();
+                self.refresh_slide_annotations();
             }
             Ok(None) => {
                 let what = if undo { "undo" } else { "redo" };

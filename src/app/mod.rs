@@ -19,6 +19,7 @@ pub mod project_form;
 pub mod segment_panel;
 pub mod segmentation;
 pub mod series_browser;
+pub mod slide_annotations;
 pub mod slide_panels;
 pub mod slide_view;
 pub mod start;
@@ -220,6 +221,14 @@ pub enum Command {
     CloseSlide,
     /// Zoom, pan, presets and panels of the open slide.
     Slide(slide_view::SlideCommand),
+    /// The tool under the left button on the slide (slide_annotations.rs).
+    SlideTool(annotations::Tool),
+    /// A left-button event on the slide in level-0 pixels, for the drawing tool; `close`
+    /// is the polygon-closing distance in level-0 pixels.
+    SlidePointer {
+        event: annotations::PointerEvent,
+        close: f64,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -467,6 +476,7 @@ impl TesseraApp {
         });
         self.refresh_annotations();
         self.refresh_segmentations(true);
+        self.refresh_slide_annotations();
     }
 
     /// Whether a sync job (export, import, copy) is running.
@@ -590,6 +600,13 @@ impl TesseraApp {
                 }
             }
             Command::CloseSlide => self.slide = None,
+            Command::SlideTool(tool) => {
+                if let Some(a) = self.slide.as_mut().and_then(|s| s.annotations_mut()) {
+                    a.tool = tool;
+                    a.draft = None;
+                }
+            }
+            Command::SlidePointer { event, close } => self.slide_pointer(event, close),
             Command::Slide(command) => {
                 if let Some(slide) = &mut self.slide {
                     slide.apply(ctx, command);
@@ -1042,6 +1059,16 @@ impl eframe::App for TesseraApp {
             self.slide = None;
             self.report_problem(e);
         }
+        match self
+            .slide
+            .as_mut()
+            .and_then(|s| s.annotations_mut())
+            .map(|a| a.poll())
+        {
+            Some(Ok(true)) => self.refresh_slide_annotations(),
+            Some(Err(e)) => self.report_problem(e),
+            Some(Ok(false)) | None => {}
+        }
         for _ in 0..MAX_EVENTS_PER_FRAME {
             let Some(event) = self.loader.as_ref().and_then(Loader::try_next) else {
                 break;
@@ -1090,8 +1117,10 @@ impl eframe::App for TesseraApp {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let annotating =
+            self.project.as_ref().is_some_and(|p| !p.read_only) && self.project_form.is_none();
         if let Some(slide) = &mut self.slide {
-            for command in slide_view::slide_screen_ui(ui, slide) {
+            for command in slide_view::slide_screen_ui(ui, slide, annotating) {
                 self.apply(ui.ctx(), command);
             }
             return;

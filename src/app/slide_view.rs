@@ -21,7 +21,9 @@ use egui::{
     TextureHandle, TextureOptions, Ui, Vec2, WidgetInfo,
 };
 
-use super::{Command, slide_panels, theme};
+use super::annotations::{PointerEvent, Tool};
+use super::slide_annotations::SlideAnnotations;
+use super::{Command, slide_annotations, slide_panels, theme};
 use crate::imaging::slide::cache::{DEFAULT_TILE_CACHE_BYTES, TileCache};
 use crate::imaging::slide::cover::{self, Cover, View};
 use crate::imaging::slide::pool::{DEFAULT_QUEUE_CAPACITY, Priority, TilePool, TileSource};
@@ -114,6 +116,8 @@ pub struct OpenSlideView {
     pub frame_ms: f64,
     /// Visible tiles the last frame had no texture for (stand-ins were drawn).
     missing_visible: usize,
+    /// The slide's annotations (with a project open) and the drawing tool.
+    pub(super) annotations: SlideAnnotations,
 }
 
 impl SlideView {
@@ -150,6 +154,13 @@ impl SlideView {
             Err(TryRecvError::Disconnected) => return Err("the slide reader stopped".into()),
         };
         let slide = Arc::new(slide);
+        let info = slide.info();
+        let mpp = info.mpp_x.zip(info.mpp_y).map(|(x, y)| [x, y]);
+        let extent = info
+            .levels
+            .first()
+            .map_or([1.0, 1.0], |l| [l.width as f64, l.height as f64]);
+        let annotations = SlideAnnotations::new(slide.path(), mpp, extent, ctx);
         let cache = Arc::new(TileCache::new(DEFAULT_TILE_CACHE_BYTES));
         let repaint = ctx.clone();
         let workers = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
@@ -179,6 +190,7 @@ impl SlideView {
             overview_ms: None,
             frame_ms: 0.0,
             missing_visible: 0,
+            annotations,
         }));
         Ok(())
     }
@@ -243,6 +255,22 @@ impl SlideView {
         match self {
             SlideView::Opening { .. } => None,
             SlideView::Open(open) => open.view,
+        }
+    }
+
+    /// The slide's annotations, once open.
+    pub fn annotations(&self) -> Option<&SlideAnnotations> {
+        match self {
+            SlideView::Opening { .. } => None,
+            SlideView::Open(open) => Some(&open.annotations),
+        }
+    }
+
+    /// The slide's annotations, mutably (the app reloads them; benchmarks fill them).
+    pub fn annotations_mut(&mut self) -> Option<&mut SlideAnnotations> {
+        match self {
+            SlideView::Opening { .. } => None,
+            SlideView::Open(open) => Some(&mut open.annotations),
         }
     }
 
@@ -483,6 +511,61 @@ pub fn is_slide(paths: &[PathBuf]) -> bool {
     matches!(paths, [one] if crate::imaging::slide::looks_like_slide(one))
 }
 
+/// The left button's events as level-0 positions for the drawing tool.
+fn drawing_input(
+    ui: &Ui,
+    response: &egui::Response,
+    view: &View,
+    origin: Pos2,
+    annotations: &SlideAnnotations,
+) -> Vec<Command> {
+    let here = |p: Pos2| {
+        let local = p - origin;
+        view.level0_from_screen([f64::from(local.x), f64::from(local.y)])
+    };
+    // A polygon closes on a click within 8 points of its first vertex.
+    let close = 8.0 / view.zoom;
+    let mut events = Vec::new();
+    if response.drag_started_by(PointerButton::Primary)
+        && let Some(origin) = ui.input(|i| i.pointer.press_origin())
+    {
+        events.push(PointerEvent::DragStart(here(origin)));
+    }
+    if response.dragged_by(PointerButton::Primary)
+        && let Some(p) = response.interact_pointer_pos()
+    {
+        events.push(PointerEvent::Drag(here(p)));
+    }
+    if response.drag_stopped_by(PointerButton::Primary)
+        && let Some(p) = response.interact_pointer_pos()
+    {
+        events.push(PointerEvent::DragEnd(here(p)));
+    }
+    let pointer = response.hover_pos().or(response.interact_pointer_pos());
+    // Only a polygon takes double clicks (to close); for the others a quick second
+    // click is a click (counting cells).
+    if annotations.tool == Tool::Polygon
+        && response.double_clicked_by(PointerButton::Primary)
+        && let Some(p) = pointer
+    {
+        events.push(PointerEvent::DoubleClick(here(p)));
+    } else if response.clicked_by(PointerButton::Primary)
+        && let Some(p) = pointer
+    {
+        events.push(PointerEvent::Click(here(p)));
+    }
+    if annotations.tool == Tool::Polygon
+        && let Some(p) = response.hover_pos()
+        && annotations.draft.as_ref().and_then(|d| d.hover) != Some(here(p))
+    {
+        events.push(PointerEvent::Hover(here(p)));
+    }
+    events
+        .into_iter()
+        .map(|event| Command::SlidePointer { event, close })
+        .collect()
+}
+
 /// Wheel and pinch zoom this frame as a factor (a wheel line zooms by 1.25).
 fn zoom_factor(ui: &Ui) -> f64 {
     ui.input(|i| {
@@ -511,7 +594,9 @@ fn zoom_factor(ui: &Ui) -> f64 {
 }
 
 /// The slide screen: toolbar, status line, properties panel, the slide.
-pub fn slide_screen_ui(ui: &mut Ui, slide: &mut SlideView) -> Vec<Command> {
+///
+/// `annotating`: a project is open for editing (the annotation panel and tools show).
+pub fn slide_screen_ui(ui: &mut Ui, slide: &mut SlideView, annotating: bool) -> Vec<Command> {
     let mut commands = Vec::new();
     let open = match slide {
         SlideView::Opening { path, .. } => {
@@ -553,9 +638,20 @@ pub fn slide_screen_ui(ui: &mut Ui, slide: &mut SlideView) -> Vec<Command> {
                 commands.extend(slide_panels::properties_ui(ui, open))
             });
     }
+    if annotating {
+        egui::Panel::left("slide-annotations")
+            .resizable(true)
+            .default_size(theme::TAG_PANEL_WIDTH * 0.7)
+            .frame(egui::Frame::side_top_panel(ui.style()).inner_margin(theme::panel_margin()))
+            .show(ui, |ui| {
+                commands.extend(slide_annotations::panel_ui(ui, &open.annotations))
+            });
+    }
     egui::CentralPanel::default()
         .frame(egui::Frame::new().fill(theme::VIEWPORT_BACKGROUND))
-        .show(ui, |ui| commands.extend(slide_viewport_ui(ui, open)));
+        .show(ui, |ui| {
+            commands.extend(slide_viewport_ui(ui, open, annotating))
+        });
     if let Some(c) = slide_panels::associated_window_ui(ui.ctx(), open) {
         commands.push(c);
     }
@@ -563,7 +659,7 @@ pub fn slide_screen_ui(ui: &mut Ui, slide: &mut SlideView) -> Vec<Command> {
     commands
 }
 
-fn slide_viewport_ui(ui: &mut Ui, open: &mut OpenSlideView) -> Vec<Command> {
+fn slide_viewport_ui(ui: &mut Ui, open: &mut OpenSlideView, annotating: bool) -> Vec<Command> {
     let mut commands = Vec::new();
     let rect = ui.available_rect_before_wrap();
     let response = ui.allocate_rect(rect, Sense::click_and_drag());
@@ -601,13 +697,28 @@ fn slide_viewport_ui(ui: &mut Ui, open: &mut OpenSlideView) -> Vec<Command> {
             commands.push(Command::Slide(SlideCommand::Zoom { factor, about }));
         }
     }
-    if response.dragged_by(PointerButton::Primary) || response.dragged_by(PointerButton::Middle) {
+    // With a drawing tool (and the slide's fingerprint known) the left button draws.
+    let drawing =
+        annotating && open.annotations.sha256.is_some() && open.annotations.tool != Tool::Navigate;
+    if drawing {
+        commands.extend(drawing_input(
+            ui,
+            &response,
+            &view,
+            origin,
+            &open.annotations,
+        ));
+    }
+    if (!drawing && response.dragged_by(PointerButton::Primary))
+        || response.dragged_by(PointerButton::Middle)
+    {
         let d = response.drag_delta();
         if d != Vec2::ZERO {
             commands.push(Command::Slide(SlideCommand::Pan { delta: [d.x, d.y] }));
         }
     }
-    if response.double_clicked()
+    if !drawing
+        && response.double_clicked()
         && let Some(p) = response.interact_pointer_pos()
     {
         let about = [p.x - origin.x, p.y - origin.y];
@@ -693,6 +804,9 @@ fn slide_viewport_ui(ui: &mut Ui, open: &mut OpenSlideView) -> Vec<Command> {
         Stroke::new(1.0, theme::SEPARATOR),
         egui::StrokeKind::Outside,
     );
+    if annotating {
+        open.annotations.paint(&painter, rect, &view, &to_screen);
+    }
     slide_panels::scale_bar(&painter, rect, open);
     if let Some(c) = slide_panels::minimap_ui(ui, rect, open) {
         commands.push(c);

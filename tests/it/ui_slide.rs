@@ -9,6 +9,8 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use tessera::app::TesseraApp;
 use tessera::imaging::slide::synth::{SynthOptions, write_slide};
+use tessera::project::model::ImageRef;
+use tessera::project::{Project, VerifyOnOpen};
 
 /// Steps until the slide is open and no tile is queued or decoding.
 fn settle(harness: &mut Harness<'static, TesseraApp>) {
@@ -182,4 +184,176 @@ fn a_file_that_is_not_a_slide_reports_one_problem() {
     }
     harness.run();
     harness.get_by_label_contains("broken.svs");
+}
+
+const TINY: tessera::project::KdfChoice =
+    tessera::project::KdfChoice::Fixed(tessera::project::KdfParams {
+        m_kib: 64,
+        t_cost: 1,
+        p_lanes: 1,
+    });
+
+/// Steps until the slide's fingerprint is known (annotating waits for it).
+fn fingerprinted(harness: &mut Harness<'static, TesseraApp>) -> ImageRef {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(image) = harness
+            .state()
+            .slide()
+            .and_then(|s| s.annotations())
+            .and_then(|a| a.image())
+        {
+            harness.run();
+            return image;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no slide fingerprint within 60 s"
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn slide_objects(harness: &Harness<'_, TesseraApp>) -> usize {
+    harness
+        .state()
+        .slide()
+        .and_then(|s| s.annotations())
+        .map_or(0, |a| a.objects.len())
+}
+
+fn click_at(harness: &mut Harness<'static, TesseraApp>, at: egui::Pos2) {
+    harness.hover_at(at);
+    harness.run();
+    harness.drag_at(at);
+    harness.drop_at(at);
+    harness.run();
+}
+
+#[test]
+fn slide_annotations_are_drawn_measured_undone_and_kept() -> Result<(), Box<dyn std::error::Error>>
+{
+    use tessera::project::model::Kind;
+    let dir = tempfile::tempdir()?;
+    let slide = dir.path().join("slide.svs");
+    let mpp = 0.25;
+    write_slide(&slide, &SynthOptions::small(3000, 2000))?;
+    let project = dir.path().join("p.tessera");
+    let (session, _) = Project::create(&project, "alice", b"pw-a", TINY)?;
+    let mut harness = slide_app(&slide);
+    harness.state_mut().open_project(session, project.clone());
+    let image = fingerprinted(&mut harness);
+    assert!(matches!(&image, ImageRef::Slide { slide_sha256 } if slide_sha256.len() == 64));
+    harness.get_by_label("Annotations");
+
+    // A rectangle dragged on the slide: stored in level-0 pixels, measured in µm².
+    harness.get_by_label("Rectangle").click();
+    harness.run();
+    let viewport = harness.get_by_label("Slide viewport").rect();
+    let view = harness.state().slide().and_then(|s| s.view()).unwrap();
+    let level0 = |p: egui::Pos2| {
+        view.level0_from_screen([
+            f64::from(p.x - viewport.min.x),
+            f64::from(p.y - viewport.min.y),
+        ])
+    };
+    let (a, b) = (
+        viewport.center() + Vec2::new(-150.0, -80.0),
+        viewport.center() + Vec2::new(120.0, 90.0),
+    );
+    harness.hover_at(a);
+    harness.run();
+    harness.drag_at(a);
+    harness.hover_at(a + Vec2::new(40.0, 30.0));
+    harness.run();
+    harness.hover_at(b);
+    harness.run();
+    harness.drop_at(b);
+    harness.run();
+    assert_eq!(slide_objects(&harness), 1);
+    let stored = harness
+        .state_mut()
+        .project_session()
+        .unwrap()
+        .annotations_for_image(&image)?;
+    assert_eq!(stored.len(), 1);
+    let rect = &stored[0].body;
+    assert_eq!(rect.kind, Kind::Rectangle);
+    assert_eq!(rect.image, image);
+    let (la, lb) = (level0(a), level0(b));
+    for (got, want) in rect.points.iter().zip([la, lb]) {
+        assert!(
+            (got[0] - want[0]).abs() < 1.0 / view.zoom + 1e-6
+                && (got[1] - want[1]).abs() < 1.0 / view.zoom + 1e-6,
+            "{got:?} vs {want:?}"
+        );
+    }
+    // Level-0 pixels: the drag spans more pixels than points at the fitted zoom (< 1).
+    assert!(view.zoom < 1.0);
+    assert!((rect.points[1][0] - rect.points[0][0]) > 270.0);
+    let want_um2 = (lb[0] - la[0]).abs() * (lb[1] - la[1]).abs() * mpp * mpp;
+    let shown = harness
+        .state()
+        .slide()
+        .and_then(|s| s.annotations())
+        .unwrap();
+    let got_um2 = shown.objects[0].area_um2.unwrap();
+    assert!(
+        (got_um2 - want_um2).abs() / want_um2 < 0.01,
+        "{got_um2} µm² vs {want_um2} µm²"
+    );
+    harness.get_by_label_contains("µm²");
+
+    // Cell counting: three points with the current label.
+    harness.get_by_label("Point").click();
+    harness.run();
+    for d in [
+        Vec2::new(-300.0, 150.0),
+        Vec2::new(-250.0, 170.0),
+        Vec2::new(200.0, -150.0),
+    ] {
+        click_at(&mut harness, viewport.center() + d);
+    }
+    assert_eq!(slide_objects(&harness), 4);
+    let counts = harness
+        .state()
+        .slide()
+        .and_then(|s| s.annotations())
+        .unwrap()
+        .counts
+        .clone();
+    assert_eq!(counts.values().sum::<usize>(), 3, "{counts:?}");
+    harness.get_by_label("Point counts");
+
+    // Ctrl+Z takes the last point back, Ctrl+Y restores it; the list follows.
+    harness.key_press_modifiers(Modifiers::COMMAND, egui::Key::Z);
+    harness.run();
+    assert_eq!(slide_objects(&harness), 3);
+    harness.key_press_modifiers(Modifiers::COMMAND, egui::Key::Y);
+    harness.run();
+    assert_eq!(slide_objects(&harness), 4);
+
+    std::fs::create_dir_all("target/tmp")?;
+    harness.render()?.save("target/tmp/slide_annotations.png")?;
+    drop(harness);
+
+    // Reopened: the same four, on the same slide.
+    let session = Project::open(&project)?.unlock("alice", b"pw-a", VerifyOnOpen::Yes)?;
+    let mut harness = slide_app(&slide);
+    harness.state_mut().open_project(session, project.clone());
+    fingerprinted(&mut harness);
+    assert_eq!(slide_objects(&harness), 4);
+    let shown = harness
+        .state()
+        .slide()
+        .and_then(|s| s.annotations())
+        .unwrap();
+    let points = shown
+        .objects
+        .iter()
+        .filter(|o| o.annotation.body.kind == Kind::Point)
+        .count();
+    assert_eq!(points, 3);
+    Ok(())
 }
