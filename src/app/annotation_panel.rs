@@ -270,6 +270,7 @@ pub fn tool_buttons_ui(ui: &mut Ui, current: Tool, enabled: bool) -> Option<Comm
                 Tool::Brush => "Brush",
                 Tool::Eraser => "Erase",
                 Tool::Fill => "Fill",
+                Tool::ShapeFill => "Outline fill",
             };
             let hint = format!("{} ({key}): {}", tool.name(), tool.how());
             if ui

@@ -38,10 +38,12 @@ pub enum Tool {
     Eraser,
     /// Flood fill from a click, within an HU range.
     Fill,
+    /// Draw an outline (freehand); its inside is painted with the active segment.
+    ShapeFill,
 }
 
 impl Tool {
-    pub const ALL: [Tool; 12] = [
+    pub const ALL: [Tool; 13] = [
         Tool::Navigate,
         Tool::Point,
         Tool::Ruler,
@@ -54,6 +56,7 @@ impl Tool {
         Tool::Brush,
         Tool::Eraser,
         Tool::Fill,
+        Tool::ShapeFill,
     ];
 
     /// The segmentation tool this is, if any.
@@ -78,7 +81,7 @@ impl Tool {
             Tool::Rectangle => Kind::Rectangle,
             Tool::Ellipse => Kind::Ellipse,
             Tool::Polygon => Kind::Polygon,
-            Tool::Freehand => Kind::Freehand,
+            Tool::Freehand | Tool::ShapeFill => Kind::Freehand,
         })
     }
 
@@ -87,6 +90,7 @@ impl Tool {
             (Tool::Brush, _) => "Brush",
             (Tool::Eraser, _) => "Eraser",
             (Tool::Fill, _) => "Flood fill",
+            (Tool::ShapeFill, _) => "Fill outline",
             (_, None) => "Navigate",
             (_, Some(kind)) => shapes::kind_name(kind),
         }
@@ -107,6 +111,7 @@ impl Tool {
             Tool::Brush => egui::Key::B,
             Tool::Eraser => egui::Key::X,
             Tool::Fill => egui::Key::K,
+            Tool::ShapeFill => egui::Key::U,
         }
     }
 
@@ -125,6 +130,7 @@ impl Tool {
             Tool::Brush => "Drag to paint the active segment; [ and ] change the radius.",
             Tool::Eraser => "Drag to erase the active segment.",
             Tool::Fill => "Click inside a structure: fills the connected voxels in the HU range.",
+            Tool::ShapeFill => "Drag around a structure: its inside is painted (HU range applies).",
         }
     }
 }

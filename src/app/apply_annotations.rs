@@ -81,7 +81,12 @@ impl TesseraApp {
                 let _ = viewport;
                 let step = Draft::step(&mut self.annotations.draft, kind, key, event, close);
                 if let DraftStep::Done(kind, points) = step {
-                    self.create_annotation(key, kind, points);
+                    if self.annotations.tool == Tool::ShapeFill {
+                        let outline = points.iter().map(|p| key.voxel_of(*p)).collect();
+                        self.fill_outline(key.plane, outline);
+                    } else {
+                        self.create_annotation(key, kind, points);
+                    }
                 }
             }
             Command::SelectAnnotation(id) => self.annotations.selected = id,

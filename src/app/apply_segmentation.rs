@@ -469,6 +469,55 @@ impl TesseraApp {
         self.refresh_history();
     }
 
+    /// Paints the inside of an outline drawn on `plane` (voxel coordinates) with the
+    /// active segment: one edit.
+    pub(super) fn fill_outline(&mut self, plane: Plane, outline: Vec<[f64; 3]>) {
+        if self.project.as_ref().is_none_or(|p| p.read_only) {
+            return;
+        }
+        if self.segmentation.shown.is_none() {
+            self.new_segmentation();
+        }
+        let threshold = self.segmentation.threshold;
+        let Some(entry) = self.selected.and_then(|i| self.series.get(i)) else {
+            return;
+        };
+        let Some(loaded) = &entry.loaded else {
+            return;
+        };
+        let Some(shown) = self.segmentation.shown.as_mut() else {
+            return;
+        };
+        let samples: Vec<&Samples> = loaded.slices.iter().map(|s| &s.frame.samples).collect();
+        let rescale = [Rescale {
+            slope: entry.info.modality_lut.slope,
+            intercept: entry.info.modality_lut.intercept,
+        }];
+        let grey = loaded
+            .slices
+            .first()
+            .is_some_and(|s| s.frame.samples_per_pixel == 1);
+        let hu = if grey {
+            HuVolume::from_slices(&samples, shown.grid.dims, &rescale).ok()
+        } else {
+            None
+        };
+        let mut rule = PaintRule::paint(shown.active);
+        if let (Some(range), Some(_)) = (threshold, &hu) {
+            rule = rule.within(range);
+        }
+        match tools::fill_polygon(&shown.map, &shown.grid, hu.as_ref(), plane, &outline, &rule) {
+            Ok(cs) => {
+                let mut stroke = Stroke::new();
+                let changed = stroke.apply(&mut shown.map, cs);
+                shown.upload(changed);
+                shown.stroke = Some((stroke, [0.0; 3]));
+                self.finish_stroke(PaintTool::PolygonFill);
+            }
+            Err(e) => self.report_problem(format!("cannot fill the outline: {e}")),
+        }
+    }
+
     fn fill_between(&mut self, axis: usize) {
         let Some(shown) = self.segmentation.shown.as_mut() else {
             return;

@@ -74,6 +74,11 @@ pub const HOTKEYS: &[(&str, &str, &str)] = &[
         "K",
         "Flood fill from a click, within an HU range",
     ),
+    (
+        "Segment",
+        "U",
+        "Outline fill: drag around a structure to paint its inside",
+    ),
     ("Segment", "[ / ]", "Brush radius smaller / larger"),
     (
         "Annotate",

@@ -618,6 +618,29 @@ fn a_radiologist_paints_a_coded_lesion_in_3d_measures_it_and_finds_it_again()
     harness.key_press_modifiers(Modifiers::COMMAND, Key::Y);
     harness.run();
     assert_eq!(stats(&harness).map(|s| s.voxels), Some(painted.voxels));
+
+    // U: outline fill. A square drawn around empty tissue paints its inside (one edit).
+    harness.key_press(Key::U);
+    harness.run();
+    let c0 = centre + Vec2::new(40.0, 40.0);
+    harness.drag_at(c0);
+    harness.run();
+    for corner in [
+        Vec2::new(30.0, 0.0),
+        Vec2::new(30.0, 30.0),
+        Vec2::new(0.0, 30.0),
+        Vec2::new(0.0, 1.0),
+    ] {
+        harness.hover_at(c0 + corner);
+        harness.run();
+    }
+    harness.drop_at(c0 + Vec2::new(0.0, 1.0));
+    harness.run();
+    let filled = stats(&harness).unwrap();
+    assert!(filled.voxels > painted.voxels, "the outline filled nothing");
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    harness.run();
+    assert_eq!(stats(&harness).map(|s| s.voxels), Some(painted.voxels));
     harness.key_press(Key::H);
     harness.run();
     let history: Vec<String> = harness
@@ -650,7 +673,7 @@ fn a_radiologist_paints_a_coded_lesion_in_3d_measures_it_and_finds_it_again()
         .into_iter()
         .map(|(item, _)| item.operation)
         .collect();
-    assert_eq!(ops.iter().filter(|o| *o == "undo").count(), 2, "{ops:?}");
+    assert_eq!(ops.iter().filter(|o| *o == "undo").count(), 3, "{ops:?}");
     assert_eq!(ops.iter().filter(|o| *o == "redo").count(), 1, "{ops:?}");
     Ok(())
 }
