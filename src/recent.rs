@@ -73,6 +73,11 @@ impl RecentStore {
         Some(RecentStore::in_folder(&dir))
     }
 
+    /// The configuration folder this store lives in (code lists are kept beside it).
+    pub fn folder(&self) -> Option<&Path> {
+        self.file.parent()
+    }
+
     pub fn in_folder(dir: &Path) -> RecentStore {
         RecentStore {
             file: dir.join("recent.json"),

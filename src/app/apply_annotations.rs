@@ -145,6 +145,9 @@ impl TesseraApp {
                 self.refresh_history();
             }
             Command::PickClass(_)
+            | Command::PickCode { .. }
+            | Command::ImportCodeListDialog
+            | Command::ImportCodeList(_)
             | Command::NewSegmentation
             | Command::ShowSegmentation(_)
             | Command::AddSegment

@@ -54,6 +54,34 @@ impl TesseraApp {
                     self.segmentation.search.clear();
                 }
             }
+            Command::PickCode { list, entry } => {
+                let Some(e) = self
+                    .segmentation
+                    .code_lists
+                    .get(list)
+                    .and_then(|l| l.entries.get(entry))
+                else {
+                    return;
+                };
+                let class = crate::annotate::schema::LabelClass::from_code(
+                    &e.code,
+                    None,
+                    super::segmentation::colour_of_code(&e.code.value),
+                );
+                self.annotations.label = label_of(&class);
+                self.segmentation.class = Some((None, class));
+                self.segmentation.search.clear();
+            }
+            Command::ImportCodeListDialog => {
+                if let Some(path) = rfd::FileDialog::new()
+                    .set_title("Import a code list (CSV)")
+                    .add_filter("CSV", &["csv", "txt"])
+                    .pick_file()
+                {
+                    self.import_code_list(&path);
+                }
+            }
+            Command::ImportCodeList(path) => self.import_code_list(&path),
             Command::NewSegmentation => self.new_segmentation(),
             Command::ShowSegmentation(id) => self.show_segmentation(Some(id)),
             Command::AddSegment => self.add_segment(),
@@ -83,6 +111,44 @@ impl TesseraApp {
             Command::Paint { plane, kind, event } => self.paint(plane, kind, event),
             Command::FillBetweenSlices { axis } => self.fill_between(axis),
             _ => {}
+        }
+    }
+
+    /// Checks a CSV code list (every bad line reported), keeps a copy in the
+    /// configuration folder when there is one, and makes the picker search it.
+    fn import_code_list(&mut self, path: &std::path::Path) {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => return self.report_problem(format!("cannot read the code list: {e}")),
+        };
+        let name = path
+            .file_stem()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "codes".to_owned());
+        match crate::annotate::codes::parse_code_list(&name, &text) {
+            Ok(list) => {
+                if let Some(dir) = self
+                    .recent_store
+                    .as_ref()
+                    .and_then(|s| s.folder())
+                    .map(super::segmentation::code_list_dir)
+                {
+                    let saved = std::fs::create_dir_all(&dir)
+                        .and_then(|()| std::fs::write(dir.join(format!("{name}.csv")), &text));
+                    if let Err(e) = saved {
+                        self.report_problem(format!("the code list is used but not kept: {e}"));
+                    }
+                }
+                self.status.note = Some(format!("Code list {name}: {} codes", list.entries.len()));
+                self.segmentation.code_lists.retain(|l| l.name != list.name);
+                self.segmentation.code_lists.push(list);
+            }
+            Err(e) => {
+                for line in e.errors.iter().skip(1).take(20) {
+                    self.report_problem(format!("code list {name}: {line}"));
+                }
+                self.report_problem(format!("code list {name} refused: {e}"));
+            }
         }
     }
 

@@ -187,6 +187,15 @@ pub enum Command {
     ConfirmExport(bool),
     /// Use this label class (index into the project's classes) for what is drawn next.
     PickClass(usize),
+    /// Use an entry of an imported code list as the label.
+    PickCode {
+        list: usize,
+        entry: usize,
+    },
+    /// Ask for a CSV code list, check it, keep it (configuration folder) and search it.
+    ImportCodeListDialog,
+    /// Import this code list file (what the dialog ends in; tests use it).
+    ImportCodeList(PathBuf),
     NewSegmentation,
     ShowSegmentation(crate::project::Id),
     /// Add a segment of the current class to the shown segmentation.
@@ -428,6 +437,10 @@ impl TesseraApp {
     /// Keeps recent items in `store` (the real window does; tests need not).
     pub fn with_recent_store(mut self, store: Option<crate::recent::RecentStore>) -> Self {
         self.recent = store.as_ref().map(|s| s.load()).unwrap_or_default();
+        if let Some(dir) = store.as_ref().and_then(|s| s.folder()) {
+            self.segmentation.code_lists =
+                segmentation::load_code_lists(&segmentation::code_list_dir(dir));
+        }
         self.recent_store = store;
         self
     }

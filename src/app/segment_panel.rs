@@ -34,8 +34,17 @@ pub fn label_picker_ui(
     ui.horizontal(|ui| {
         ui.label("Label");
         ui.label(RichText::new(label_title(current)).color(theme::TEXT));
+        if ui
+            .small_button("Codes…")
+            .on_hover_text(
+                "Import a code list (CSV: scheme,code,meaning[,parent]), e.g. your site's SNOMED CT subset, ICD-10 or RadLex; the picker searches it",
+            )
+            .clicked()
+        {
+            commands.push(Command::ImportCodeListDialog);
+        }
     });
-    if layer.classes.is_empty() {
+    if layer.classes.is_empty() && layer.code_lists.is_empty() {
         return commands;
     }
     let response = ui
@@ -52,7 +61,7 @@ pub fn label_picker_ui(
         return commands;
     }
     let classes: Vec<LabelClass> = layer.classes.iter().map(|(_, c)| c.clone()).collect();
-    let hits = search(&query, &classes, &[], PICKER_HITS);
+    let hits = search(&query, &classes, &layer.code_lists, PICKER_HITS);
     if hits.is_empty() {
         ui.label(
             RichText::new("No class matches.")
@@ -62,27 +71,47 @@ pub fn label_picker_ui(
     }
     let mut first = None;
     for hit in &hits {
-        let HitSource::Class(index) = hit.source else {
-            continue;
+        let (command, title, colour) = match hit.source {
+            HitSource::Class(index) => {
+                let class = &classes[index];
+                (Command::PickClass(index), class.title(), class.colour.0)
+            }
+            HitSource::Code { list, entry } => {
+                let Some(e) = layer
+                    .code_lists
+                    .get(list)
+                    .and_then(|l| l.entries.get(entry))
+                else {
+                    continue;
+                };
+                let source = &layer.code_lists[list].name;
+                (
+                    Command::PickCode { list, entry },
+                    format!(
+                        "{} ({} {}) · {source}",
+                        e.code.meaning, e.code.scheme, e.code.value
+                    ),
+                    super::segmentation::colour_of_code(&e.code.value).0,
+                )
+            }
         };
-        first.get_or_insert(index);
-        let class = &classes[index];
-        let [r, g, b] = class.colour.0;
+        first.get_or_insert(command.clone());
+        let [r, g, b] = colour;
         ui.horizontal(|ui| {
             let (rect, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
             ui.painter()
                 .rect_filled(rect, 2.0, Color32::from_rgb(r, g, b));
-            if ui.selectable_label(false, class.title()).clicked() {
-                commands.push(Command::PickClass(index));
+            if ui.selectable_label(false, title).clicked() {
+                commands.push(command.clone());
             }
         });
     }
     // Enter takes the best match.
     if response.lost_focus()
         && ui.input(|i| i.key_pressed(egui::Key::Enter))
-        && let Some(index) = first
+        && let Some(command) = first
     {
-        commands.push(Command::PickClass(index));
+        commands.push(command);
     }
     commands
 }

@@ -84,6 +84,9 @@ pub struct SegmentationLayer {
     pub class: Option<(Option<Id>, LabelClass)>,
     /// Text typed into the label picker.
     pub search: String,
+    /// Code lists the site imported (CSV: SNOMED CT subsets, ICD-10, RadLex…), searched
+    /// by the picker beside the project's classes.
+    pub code_lists: Vec<crate::annotate::codes::CodeList>,
     /// Segmentations of the selected series.
     pub available: Vec<SegmentationInfo>,
     pub shown: Option<ShownSegmentation>,
@@ -103,6 +106,7 @@ impl Default for SegmentationLayer {
             classes: Vec::new(),
             class: None,
             search: String::new(),
+            code_lists: Vec::new(),
             available: Vec::new(),
             shown: None,
             brush_radius_mm: 5.0,
@@ -156,6 +160,41 @@ impl SegmentationLayer {
         };
         self.brush_radius_mm = r.clamp(*BRUSH_RADIUS_MM.start(), *BRUSH_RADIUS_MM.end());
     }
+}
+
+/// The folder imported code lists are kept in (plain CSV: codes are not patient data).
+pub fn code_list_dir(config: &std::path::Path) -> std::path::PathBuf {
+    config.join("code-lists")
+}
+
+/// Every code list saved in `dir` that parses (others are skipped: they were checked when
+/// imported).
+pub fn load_code_lists(dir: &std::path::Path) -> Vec<crate::annotate::codes::CodeList> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<std::path::PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .filter_map(|p| {
+            let text = std::fs::read_to_string(p).ok()?;
+            let name = p.file_stem()?.to_string_lossy().into_owned();
+            crate::annotate::codes::parse_code_list(&name, &text).ok()
+        })
+        .collect()
+}
+
+/// A colour for a class made from a code list entry (stable per code).
+pub fn colour_of_code(value: &str) -> crate::annotate::schema::Colour {
+    let h = value.bytes().fold(2166136261u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(16777619)
+    });
+    let [a, b, c, _] = h.to_le_bytes();
+    crate::annotate::schema::Colour([96 + a % 160, 96 + b % 160, 96 + c % 160])
 }
 
 /// A vector annotation's label from a schema class (its coded concept, when it has one).

@@ -677,3 +677,48 @@ fn a_radiologist_paints_a_coded_lesion_in_3d_measures_it_and_finds_it_again()
     assert_eq!(ops.iter().filter(|o| *o == "redo").count(), 1, "{ops:?}");
     Ok(())
 }
+
+#[test]
+fn an_imported_code_list_is_searched_by_the_label_picker() -> Result<(), Box<dyn std::error::Error>>
+{
+    let dir = tempfile::tempdir()?;
+    let study = dir.path().join("study");
+    write_demo_study_with(&study, &DemoSpec::SMALL, |_| {})?;
+    let mut harness = app_with_new_project(&study, &dir.path().join("codes.tessera"));
+    let ctx = harness.ctx.clone();
+    // A bad list is refused with its line numbers; a good one is searched.
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "scheme,code,meaning\nRADLEX,,no code\n")?;
+    harness
+        .state_mut()
+        .apply(&ctx, Command::ImportCodeList(bad));
+    harness.run();
+    assert!(harness.state().segmentation_layer().code_lists.is_empty());
+    let good = dir.path().join("radlex-liver.csv");
+    std::fs::write(
+        &good,
+        "scheme,code,meaning\nRADLEX,RID4271,hepatocellular carcinoma\nRADLEX,RID3890,focal nodular hyperplasia\n",
+    )?;
+    harness
+        .state_mut()
+        .apply(&ctx, Command::ImportCodeList(good));
+    harness.run();
+    assert_eq!(harness.state().segmentation_layer().code_lists.len(), 1);
+    harness.get_by_label("Find").focus();
+    harness.run();
+    harness.get_by_label("Find").type_text("hepatocell");
+    harness.run();
+    let lists = &harness.state().segmentation_layer().code_lists;
+    let hits = tessera::annotate::codes::search("hepatocell", &[], lists, 8);
+    assert_eq!(hits.len(), 1, "{:?}", lists[0].entries);
+    harness
+        .get_by_label("hepatocellular carcinoma (RADLEX RID4271) · radlex-liver")
+        .click();
+    harness.run();
+    let label = &harness.state().annotation_layer().label;
+    assert_eq!(
+        (label.scheme.as_deref(), label.code.as_deref()),
+        (Some("RADLEX"), Some("RID4271"))
+    );
+    Ok(())
+}
