@@ -377,20 +377,8 @@ impl TesseraApp {
         let Some(shown) = self.segmentation.shown.as_mut() else {
             return;
         };
-        let samples: Vec<&Samples> = loaded.slices.iter().map(|s| &s.frame.samples).collect();
-        let rescale = [Rescale {
-            slope: entry.info.modality_lut.slope,
-            intercept: entry.info.modality_lut.intercept,
-        }];
-        let grey = loaded
-            .slices
-            .first()
-            .is_some_and(|s| s.frame.samples_per_pixel == 1);
-        let hu = if grey {
-            HuVolume::from_slices(&samples, shown.grid.dims, &rescale).ok()
-        } else {
-            None
-        };
+        let (samples, rescale) = hu_inputs(entry, loaded);
+        let hu = HuVolume::from_slices(&samples, shown.grid.dims, &rescale).ok();
         let mut rule = match kind {
             PaintKind::Eraser => PaintRule::erase(shown.active),
             _ => PaintRule::paint(shown.active),
@@ -554,20 +542,8 @@ impl TesseraApp {
         let Some(shown) = self.segmentation.shown.as_mut() else {
             return;
         };
-        let samples: Vec<&Samples> = loaded.slices.iter().map(|s| &s.frame.samples).collect();
-        let rescale = [Rescale {
-            slope: entry.info.modality_lut.slope,
-            intercept: entry.info.modality_lut.intercept,
-        }];
-        let grey = loaded
-            .slices
-            .first()
-            .is_some_and(|s| s.frame.samples_per_pixel == 1);
-        let hu = if grey {
-            HuVolume::from_slices(&samples, shown.grid.dims, &rescale).ok()
-        } else {
-            None
-        };
+        let (samples, rescale) = hu_inputs(entry, loaded);
+        let hu = HuVolume::from_slices(&samples, shown.grid.dims, &rescale).ok();
         let mut rule = PaintRule::paint(shown.active);
         if let (Some(range), Some(_)) = (threshold, &hu) {
             rule = rule.within(range);
@@ -617,20 +593,8 @@ impl TesseraApp {
         let Some(shown) = self.segmentation.shown.as_mut() else {
             return;
         };
-        let samples: Vec<&Samples> = loaded.slices.iter().map(|s| &s.frame.samples).collect();
-        let rescale = [Rescale {
-            slope: entry.info.modality_lut.slope,
-            intercept: entry.info.modality_lut.intercept,
-        }];
-        let grey = loaded
-            .slices
-            .first()
-            .is_some_and(|s| s.frame.samples_per_pixel == 1);
-        let hu = if grey {
-            HuVolume::from_slices(&samples, shown.grid.dims, &rescale).ok()
-        } else {
-            None
-        };
+        let (samples, rescale) = hu_inputs(entry, loaded);
+        let hu = HuVolume::from_slices(&samples, shown.grid.dims, &rescale).ok();
         shown.stats = segment_stats(&shown.map, &shown.grid, hu.as_ref());
     }
 
@@ -660,4 +624,26 @@ impl TesseraApp {
             _ => {}
         }
     }
+}
+
+/// What [`HuVolume::from_slices`] reads for a loaded series: one sample buffer per slice
+/// and the series' rescale. Colour series give no slices (tools then run without HU).
+fn hu_inputs<'a>(
+    entry: &super::SeriesEntry,
+    loaded: &'a super::LoadedSeries,
+) -> (Vec<&'a Samples>, [Rescale; 1]) {
+    let grey = loaded
+        .slices
+        .first()
+        .is_some_and(|s| s.frame.samples_per_pixel == 1);
+    let samples = if grey {
+        loaded.slices.iter().map(|s| &s.frame.samples).collect()
+    } else {
+        Vec::new()
+    };
+    let rescale = [Rescale {
+        slope: entry.info.modality_lut.slope,
+        intercept: entry.info.modality_lut.intercept,
+    }];
+    (samples, rescale)
 }
