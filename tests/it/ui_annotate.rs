@@ -38,7 +38,8 @@ fn run_until(
     harness.run();
 }
 
-fn app_with_new_project(study: &Path, project: &Path) -> Harness<'static, TesseraApp> {
+/// The app on `study`, loaded, with the project form for `project` shown.
+fn app_with_form(study: &Path, kind: FormKind, project: &Path) -> Harness<'static, TesseraApp> {
     let paths = vec![study.to_path_buf()];
     let mut harness = Harness::builder()
         .with_size(Vec2::new(1200.0, 760.0))
@@ -47,10 +48,14 @@ fn app_with_new_project(study: &Path, project: &Path) -> Harness<'static, Tesser
         .build_eframe(move |cc| TesseraApp::new(cc, paths).with_kdf(TINY));
     run_until(&mut harness, "loading the study", |app| !app.is_loading());
     let ctx = harness.ctx.clone();
-    harness.state_mut().apply(
-        &ctx,
-        Command::ShowProjectForm(FormKind::New, project.to_path_buf()),
-    );
+    harness
+        .state_mut()
+        .apply(&ctx, Command::ShowProjectForm(kind, project.to_path_buf()));
+    harness
+}
+
+fn app_with_new_project(study: &Path, project: &Path) -> Harness<'static, TesseraApp> {
+    let mut harness = app_with_form(study, FormKind::New, project);
     harness.run();
     for (field, text) in [
         ("User name", "alice"),
@@ -309,18 +314,7 @@ fn app_opening_project(
     user: &str,
     pass: &str,
 ) -> Harness<'static, TesseraApp> {
-    let paths = vec![study.to_path_buf()];
-    let mut harness = Harness::builder()
-        .with_size(Vec2::new(1200.0, 760.0))
-        .with_max_steps(16)
-        .wgpu()
-        .build_eframe(move |cc| TesseraApp::new(cc, paths).with_kdf(TINY));
-    run_until(&mut harness, "loading the study", |app| !app.is_loading());
-    let ctx = harness.ctx.clone();
-    harness.state_mut().apply(
-        &ctx,
-        Command::ShowProjectForm(FormKind::Open, project.to_path_buf()),
-    );
+    let mut harness = app_with_form(study, FormKind::Open, project);
     harness.run();
     for (field, text) in [("User name", user), ("Passphrase", pass)] {
         harness.get_by_label(field).focus();
