@@ -18,6 +18,7 @@ use crate::imaging::file::{self, ReadMode};
 use crate::imaging::pixels::{self, DecodeError};
 
 mod bench;
+mod case;
 mod docs;
 mod info;
 pub mod labels_io;
@@ -105,6 +106,11 @@ enum Command {
     Conflicts(project::ConflictsArgs),
     /// Resolve an annotation's conflicts by keeping one version.
     Resolve(project::ResolveArgs),
+    /// Clinical QA: cases, their readers and the review flow.
+    Case {
+        #[command(subcommand)]
+        what: case::CaseCommand,
+    },
     /// Clinical QA: agreement between readers.
     Review {
         #[command(subcommand)]
@@ -157,6 +163,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Some(Command::Import(a)) => project::run_import(a),
         Some(Command::Conflicts(a)) => project::run_conflicts(a),
         Some(Command::Resolve(a)) => project::run_resolve(a),
+        Some(Command::Case { what }) => case::run(what),
         Some(Command::Review { what }) => review::run(what),
         Some(Command::DebugCommitLoop(a)) => project::run_commit_loop(a),
         Some(Command::Manpages { out }) => docs::write_manpages(Cli::command(), &out),

@@ -185,6 +185,10 @@ pub struct LabelClass {
     /// Anatomic Region (CID 4), when the type does not say where, e.g. a lesion in the liver.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<Code>,
+    /// Review policy: a case holding this class needs a second read (a reviewer's
+    /// approval, or a senior's adjudication) before it counts as reviewed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub second_read: bool,
 }
 
 impl LabelClass {
@@ -196,6 +200,7 @@ impl LabelClass {
             category: None,
             concept: None,
             region: None,
+            second_read: false,
         }
     }
 
@@ -207,6 +212,7 @@ impl LabelClass {
             category,
             concept: Some(code.clone()),
             region: None,
+            second_read: false,
         }
     }
 

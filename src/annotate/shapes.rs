@@ -129,6 +129,12 @@ pub fn describe_edit(edit: &Edit) -> String {
             annotation.body.label.name
         ),
         Edit::Update { before, after } => describe_update(before, after),
+        Edit::Workflow { record, .. } => {
+            let what = record.action.name();
+            let mut s = what[..1].to_uppercase();
+            s.push_str(&what[1..]);
+            s
+        }
         Edit::ClassDefine { before, after, .. } => match (before, after) {
             (None, Some(a)) => format!("Added class {}", a.title()),
             (Some(b), None) => format!("Removed class {}", b.title()),

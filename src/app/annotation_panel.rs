@@ -14,7 +14,7 @@ use crate::annotate::shapes;
 pub struct ProjectLine<'a> {
     pub file: &'a str,
     pub user: &'a str,
-    pub role: &'a str,
+    pub role: String,
     pub read_only: bool,
     /// Annotations whose readers disagree.
     pub conflicts: usize,

@@ -185,7 +185,7 @@ impl TesseraApp {
         let Some(project) = &mut self.project else {
             return;
         };
-        if project.read_only || project.role != crate::project::Role::Admin {
+        if project.read_only || !project.role.contains(crate::project::Role::Admin) {
             return;
         }
         let empty = project.session.label_classes().map(|c| c.is_empty());

@@ -478,7 +478,7 @@ impl TesseraApp {
     /// benchmarks and tests that prepare a project themselves use it directly).
     pub fn open_project(&mut self, session: crate::project::Session, path: PathBuf) {
         let user = session.user().to_owned();
-        let role = session.role();
+        let role = session.roles();
         self.project = Some(project_form::OpenProject {
             session,
             path,
@@ -1324,7 +1324,7 @@ impl TesseraApp {
         let line = project.map(|p| annotation_panel::ProjectLine {
             file: &file,
             user: &p.user,
-            role: p.role.as_str(),
+            role: p.role.as_string(),
             read_only: p.read_only,
             conflicts,
         });

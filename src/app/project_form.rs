@@ -13,7 +13,7 @@ use egui::{Id, Key, RichText, TextEdit, Ui};
 use zeroize::Zeroizing;
 
 use super::theme;
-use crate::project::{KdfChoice, Project, Role, Session, VerifyOnOpen};
+use crate::project::{KdfChoice, Project, Roles, Session, VerifyOnOpen};
 
 /// Whether the form creates a project or opens one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,7 +34,7 @@ pub struct OpenProject {
     pub session: Session,
     pub path: PathBuf,
     pub user: String,
-    pub role: Role,
+    pub role: Roles,
     pub annotations: usize,
     /// Opened for reading only: tools are off until the user chooses to edit this file
     /// or to keep working on a copy. A file the user has never edited opens this way.
@@ -166,7 +166,7 @@ fn open_or_create(
         read_only,
         path: path.to_owned(),
         user: session.user().to_owned(),
-        role: session.role(),
+        role: session.roles(),
         annotations,
         session,
     };

@@ -19,7 +19,8 @@ use zeroize::Zeroizing;
 use super::labels_io;
 use crate::project::model::{Annotation, AnnotationBody, Edit, ImageRef, Kind, Label};
 use crate::project::{
-    self, Id, KdfChoice, KdfParams, Project, ProjectError, Role, Session, VerifyOnOpen, labels,
+    self, Id, KdfChoice, KdfParams, Project, ProjectError, Role, Roles, Session, VerifyOnOpen,
+    labels,
 };
 
 /// The acting user.
@@ -54,6 +55,7 @@ pub enum ProjectCommand {
 pub enum RoleArg {
     Annotator,
     Reviewer,
+    Senior,
     Admin,
 }
 
@@ -62,9 +64,16 @@ impl From<RoleArg> for Role {
         match r {
             RoleArg::Annotator => Role::Annotator,
             RoleArg::Reviewer => Role::Reviewer,
+            RoleArg::Senior => Role::Senior,
             RoleArg::Admin => Role::Admin,
         }
     }
+}
+
+/// The roles named on the command line.
+fn roles_of(args: &[RoleArg]) -> anyhow::Result<Roles> {
+    let roles: Vec<Role> = args.iter().map(|r| Role::from(*r)).collect();
+    Roles::of(&roles).ok_or_else(|| anyhow::anyhow!("name at least one role"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -74,8 +83,20 @@ pub enum UserCommand {
         file: PathBuf,
         /// The new member's name.
         name: String,
-        #[arg(long, value_enum)]
-        role: RoleArg,
+        /// One role or several, comma-separated (annotator,reviewer,senior,admin).
+        #[arg(long, value_enum, value_delimiter = ',', required = true)]
+        role: Vec<RoleArg>,
+        #[command(flatten)]
+        who: UserArg,
+    },
+    /// Set a member's roles (a signed membership record); admins only. The last admin
+    /// keeps the admin role.
+    Roles {
+        file: PathBuf,
+        name: String,
+        /// The member's roles, comma-separated (annotator,reviewer,senior,admin).
+        #[arg(long, value_enum, value_delimiter = ',', required = true)]
+        set: Vec<RoleArg>,
         #[command(flatten)]
         who: UserArg,
     },
@@ -330,8 +351,20 @@ pub fn run_user(cmd: UserCommand) -> anyhow::Result<ExitCode> {
         } => {
             let mut s = unlock(&file, &who, VerifyOnOpen::Yes)?;
             let pass = new_secret("TESSERA_NEW_PASSPHRASE", &name)?;
-            s.add_user(&name, role.into(), pass.as_bytes(), kdf_choice())?;
-            println!("added {} as {}", name.trim(), Role::from(role).as_str());
+            let roles = roles_of(&role)?;
+            s.add_user(&name, roles, pass.as_bytes(), kdf_choice())?;
+            println!("added {} as {roles}", name.trim());
+        }
+        UserCommand::Roles {
+            file,
+            name,
+            set,
+            who,
+        } => {
+            let mut s = unlock(&file, &who, VerifyOnOpen::Yes)?;
+            let roles = roles_of(&set)?;
+            s.set_roles(&name, roles)?;
+            println!("{} now holds {roles}", name.trim());
         }
         UserCommand::Passwd { file, who } => {
             let mut s = unlock(&file, &who, VerifyOnOpen::Yes)?;
@@ -355,7 +388,7 @@ pub fn run_user(cmd: UserCommand) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&users)?);
             } else {
                 for u in users.iter().filter(|u| u.active) {
-                    println!("{}\t{}", u.name, u.role.as_str());
+                    println!("{}\t{}", u.name, u.roles);
                 }
             }
         }

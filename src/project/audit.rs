@@ -39,6 +39,13 @@ pub enum Action {
     SyncExport,
     SyncImport,
     ConflictResolve,
+    /// A member's roles changed.
+    RoleChange,
+    /// A case-workflow action (assign, submit, review, escalate, adjudicate, comment,
+    /// policy); the object says which.
+    CaseAction,
+    /// An action the user's role or the case's state does not allow (refused).
+    AccessDenied,
 }
 
 impl Action {
@@ -59,6 +66,9 @@ impl Action {
             Action::SyncExport => "sync.export",
             Action::SyncImport => "sync.import",
             Action::ConflictResolve => "conflict.resolve",
+            Action::RoleChange => "user.roles",
+            Action::CaseAction => "case.action",
+            Action::AccessDenied => "access.denied",
         }
     }
 
@@ -68,7 +78,7 @@ impl Action {
             "project.create" | "labels.import" | "user.add" | "sync.import" => "C",
             "image.view" | "labels.export" | "project.open" | "sync.export" => "R",
             "conflict.resolve" => "U",
-            "user.passwd" | "key.rotate" => "U",
+            "user.passwd" | "key.rotate" | "user.roles" | "case.action" => "U",
             "user.remove" => "D",
             _ => "E",
         }

@@ -18,6 +18,9 @@ pub enum ProjectError {
     DamagedSlot { user: String, reason: &'static str },
     #[error("{user} is not an admin of this project")]
     NotAdmin { user: String },
+    /// Refused by the roles and review rules (`cases.rs`); the text says why.
+    #[error("not permitted: {0}")]
+    NotPermitted(String),
     #[error("{user} is already a member of this project")]
     AlreadyMember { user: String },
     #[error("the name {0:?} is reserved")]

@@ -14,20 +14,28 @@ use serde::{Deserialize, Serialize};
 use super::crypto::{Aad, Canon, CryptoError, Sealer};
 use super::id::Id;
 
-/// What a member may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// One thing a member may do. A member holds one or more (see [`Roles`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    /// Creates and edits their own annotations, submits cases.
     Annotator,
+    /// Reads everything, comments, approves, rejects with a reason, escalates.
     Reviewer,
+    /// Medical staff who adjudicate escalated cases.
+    Senior,
+    /// Users, label schema, review policy, case assignment.
     Admin,
 }
 
 impl Role {
+    pub const ALL: [Role; 4] = [Role::Annotator, Role::Reviewer, Role::Senior, Role::Admin];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Annotator => "annotator",
             Role::Reviewer => "reviewer",
+            Role::Senior => "senior",
             Role::Admin => "admin",
         }
     }
@@ -35,9 +43,73 @@ impl Role {
         match s {
             "annotator" => Some(Role::Annotator),
             "reviewer" => Some(Role::Reviewer),
+            "senior" => Some(Role::Senior),
             "admin" => Some(Role::Admin),
             _ => None,
         }
+    }
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// The roles a member holds (at least one). Stored in membership records as a
+/// comma-separated list in [`Role::ALL`] order ("annotator,senior"); records written
+/// before several roles existed hold one name, which parses the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Roles(u8);
+
+impl Roles {
+    /// One role.
+    pub fn only(role: Role) -> Roles {
+        Roles(role.bit())
+    }
+    /// Several roles; `None` when `roles` is empty.
+    pub fn of(roles: &[Role]) -> Option<Roles> {
+        let bits = roles.iter().fold(0, |b, r| b | r.bit());
+        (bits != 0).then_some(Roles(bits))
+    }
+    pub fn contains(self, role: Role) -> bool {
+        self.0 & role.bit() != 0
+    }
+    /// The roles held, in [`Role::ALL`] order.
+    pub fn iter(self) -> impl Iterator<Item = Role> {
+        Role::ALL.into_iter().filter(move |r| self.contains(*r))
+    }
+    /// "annotator,reviewer".
+    pub fn as_string(self) -> String {
+        self.iter().map(Role::as_str).collect::<Vec<_>>().join(",")
+    }
+    /// Parses [`Roles::as_string`]'s form (also a single name); `None` on an unknown or
+    /// repeated name or an empty list.
+    pub fn parse(s: &str) -> Option<Roles> {
+        let mut bits = 0u8;
+        for part in s.split(',') {
+            let r = Role::parse(part.trim())?;
+            if bits & r.bit() != 0 {
+                return None;
+            }
+            bits |= r.bit();
+        }
+        (bits != 0).then_some(Roles(bits))
+    }
+}
+
+impl From<Role> for Roles {
+    fn from(r: Role) -> Roles {
+        Roles::only(r)
+    }
+}
+
+impl std::fmt::Display for Roles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.as_string())
+    }
+}
+
+impl Serialize for Roles {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
     }
 }
 
@@ -61,8 +133,9 @@ pub struct MemberRow {
 /// The fields of a new membership record.
 pub struct NewRecord<'a> {
     pub user_id: Id,
+    /// "add", "remove", or "roles" (a member's roles change; keys and name unchanged).
     pub action: &'static str,
-    pub role: Role,
+    pub roles: Roles,
     pub name: &'a str,
     pub sign_pk: [u8; 32],
     pub box_pk: [u8; 32],
@@ -109,7 +182,7 @@ impl MemberRow {
             record_id: Id::random()?,
             user_id: rec.user_id,
             action: rec.action.to_owned(),
-            role: rec.role.as_str().to_owned(),
+            role: rec.roles.as_string(),
             sign_pk: rec.sign_pk.to_vec(),
             box_pk: rec.box_pk.to_vec(),
             key_id: sealer.key_id().to_owned(),
@@ -153,7 +226,7 @@ impl MemberRow {
 pub struct Member {
     pub user_id: Id,
     pub name: String,
-    pub role: Role,
+    pub roles: Roles,
     pub sign_pk: VerifyingKey,
     pub box_pk: [u8; 32],
     pub active: bool,
@@ -192,11 +265,11 @@ pub fn verify_members(
             .name(project, sealer)
             .map_err(|_| fail(r.user_id.to_string(), "name does not decrypt"))?;
         let who = name.clone();
-        let Some(role) = Role::parse(&r.role) else {
+        let Some(roles) = Roles::parse(&r.role) else {
             return Err(fail(who, "unknown role"));
         };
         let signer_pk = if i == 0 {
-            if r.signer_id != r.user_id || r.action != "add" || role != Role::Admin {
+            if r.signer_id != r.user_id || r.action != "add" || !roles.contains(Role::Admin) {
                 return Err(fail(
                     who,
                     "the first record must be the creator adding themselves as admin",
@@ -205,7 +278,7 @@ pub fn verify_members(
             key(&r.sign_pk).ok_or_else(|| fail(who.clone(), "malformed public key"))?
         } else {
             match members.get(&r.signer_id) {
-                Some(s) if s.active && s.role == Role::Admin => s.sign_pk,
+                Some(s) if s.active && s.roles.contains(Role::Admin) => s.sign_pk,
                 _ => return Err(fail(who, "signed by someone who is not an admin")),
             }
         };
@@ -234,7 +307,7 @@ pub fn verify_members(
                     Member {
                         user_id: r.user_id,
                         name,
-                        role,
+                        roles,
                         sign_pk,
                         box_pk,
                         active: true,
@@ -244,6 +317,19 @@ pub fn verify_members(
             "remove" => match members.get_mut(&r.user_id) {
                 Some(m) if m.active => m.active = false,
                 _ => return Err(fail(who, "removes someone who is not a member")),
+            },
+            "roles" => match members.get_mut(&r.user_id) {
+                Some(m)
+                    if m.active && m.name == name && m.sign_pk.as_bytes()[..] == r.sign_pk[..] =>
+                {
+                    m.roles = roles;
+                }
+                _ => {
+                    return Err(fail(
+                        who,
+                        "changes the roles of someone who is not a member",
+                    ));
+                }
             },
             _ => return Err(fail(who, "unknown action")),
         }

@@ -47,6 +47,8 @@ pub enum Field {
     Segment,
     /// A segmentation's label map (one register per brick).
     LabelMap,
+    /// A case-workflow record's content (written once).
+    Workflow,
 }
 
 impl Field {
@@ -70,6 +72,7 @@ impl Field {
             Field::Segmentation => "segmentation",
             Field::Segment => "segment",
             Field::LabelMap => "label map",
+            Field::Workflow => "workflow record",
         }
     }
 }
@@ -113,6 +116,9 @@ pub struct Registers {
     /// A segmentation's label-map bricks by index: packed content after the write.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub chunks: BTreeMap<u32, Vec<Version<Packed>>>,
+    /// A case-workflow record.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workflow: Vec<Version<super::cases::WorkflowRecord>>,
 }
 
 /// A field whose versions disagree.
@@ -266,6 +272,7 @@ fn empty(id: Id) -> Registers {
         segmentation: Vec::new(),
         segments: BTreeMap::new(),
         chunks: BTreeMap::new(),
+        workflow: Vec::new(),
     }
 }
 

@@ -12,6 +12,7 @@
 pub mod audit;
 pub mod bundle;
 pub mod cache;
+pub mod cases;
 pub mod crypto;
 pub mod error;
 pub mod events;
@@ -39,7 +40,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 pub use error::ProjectError;
 pub use id::Id;
 pub use keys::{KdfChoice, KdfParams, RecoveryCode};
-pub use members::Role;
+pub use members::{Role, Roles};
 pub use segmentations::{LoadedSegmentation, SegmentationInfo};
 pub use session::{HistoryItem, MemberInfo, Session};
 pub use sync::{ConflictItem, ExportSummary, ImportMode, ImportSummary};
@@ -155,7 +156,7 @@ impl Project {
             let rec = NewRecord {
                 user_id,
                 action: "add",
-                role: Role::Admin,
+                roles: Roles::only(Role::Admin),
                 name,
                 sign_pk: secrets.signing.verifying_key().to_bytes(),
                 box_pk: secrets.box_public(),
@@ -202,7 +203,7 @@ impl Project {
             project,
             admin_id,
             admin.to_owned(),
-            Role::Admin,
+            Roles::only(Role::Admin),
             admin_secrets,
             pdk,
             keys,
@@ -284,7 +285,7 @@ impl Project {
         &self,
         user: &str,
         secret: &[u8],
-    ) -> Result<(Id, UserSecrets, crypto::Key32, DataKeys, Role), (ProjectError, Option<Id>)> {
+    ) -> Result<(Id, UserSecrets, crypto::Key32, DataKeys, Roles), (ProjectError, Option<Id>)> {
         let db = |e: rusqlite::Error| (ProjectError::Sqlite(e), None);
         // The recovery slot's secret is the code's 32 bytes, typed as grouped hex.
         let code = (user == RecoveryCode::USER)
@@ -373,7 +374,7 @@ impl Project {
                 })?;
             match members.get(&slot.user_id) {
                 Some(m) if m.active && m.name == user => {
-                    return Ok((slot.user_id, secrets, pdk, keys, m.role));
+                    return Ok((slot.user_id, secrets, pdk, keys, m.roles));
                 }
                 _ => continue, // a name-tag collision: someone else's slot
             }

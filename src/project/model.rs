@@ -228,6 +228,15 @@ pub enum Edit {
         segmentation: Id,
         stroke: StrokeEdit,
     },
+    /// One case-workflow record (assignment, submission, review decision, escalation,
+    /// adjudication, comment, review policy). Each is an object of its own (`id` is fresh
+    /// and never edited again); the case's status is derived from all of them
+    /// (`project::cases`). Never undone.
+    #[serde(rename = "workflow")]
+    Workflow {
+        id: Id,
+        record: super::cases::WorkflowRecord,
+    },
 }
 
 /// What kind of object an edit targets (one kind per target id).
@@ -236,6 +245,8 @@ pub enum ObjectKind {
     Annotation,
     LabelClass,
     Segmentation,
+    /// A case-workflow record.
+    Workflow,
 }
 
 impl Edit {
@@ -285,6 +296,9 @@ impl Edit {
                 segmentation: *segmentation,
                 stroke: stroke.inverse(),
             },
+            // Workflow records are decisions, not edits: undo skips them, and a record
+            // is its own inverse so nothing here can erase one.
+            Edit::Workflow { .. } => self.clone(),
         }
     }
 
@@ -295,7 +309,8 @@ impl Edit {
             Edit::Update { after, .. } => after.id,
             Edit::ClassDefine { id, .. }
             | Edit::SegmentationCreate { id, .. }
-            | Edit::SegmentationDelete { id, .. } => *id,
+            | Edit::SegmentationDelete { id, .. }
+            | Edit::Workflow { id, .. } => *id,
             Edit::SegmentDefine { segmentation, .. } | Edit::SegmentStroke { segmentation, .. } => {
                 *segmentation
             }
@@ -313,12 +328,15 @@ impl Edit {
             | Edit::SegmentationDelete { .. }
             | Edit::SegmentDefine { .. }
             | Edit::SegmentStroke { .. } => ObjectKind::Segmentation,
+            Edit::Workflow { .. } => ObjectKind::Workflow,
         }
     }
 
     /// The operation's name as shown in the history and stored in clear: one of create,
     /// update, delete for every kind of object, so the clear name does not say whether an
-    /// event is an annotation, a class or a stroke.
+    /// event is an annotation, a class or a stroke; "workflow" for case-workflow records
+    /// (that a workflow step happened is in the audit log in clear anyway; what it says
+    /// is encrypted).
     pub fn op_name(&self) -> &'static str {
         match self {
             Edit::Create { .. }
@@ -331,6 +349,7 @@ impl Edit {
             | Edit::ClassDefine { .. }
             | Edit::SegmentDefine { .. }
             | Edit::SegmentStroke { .. } => "update",
+            Edit::Workflow { .. } => "workflow",
         }
     }
 }

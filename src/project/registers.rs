@@ -76,6 +76,13 @@ pub fn registers_written(payload: &EventPayload) -> Vec<Reg> {
         Edit::SegmentStroke { stroke, .. } => std::iter::once(exists)
             .chain(stroke.chunks.iter().map(|c| Reg::Chunk(c.index)))
             .collect(),
+        Edit::Workflow { record, .. } => {
+            let mut w = vec![exists, Reg::Field(Field::Workflow)];
+            if record.case.is_some() {
+                w.push(Reg::Field(Field::Image));
+            }
+            w
+        }
     };
     w.sort_unstable();
     w.dedup();
@@ -100,6 +107,7 @@ pub(super) fn clear(regs: &mut Registers, reg: Reg) {
         Reg::Field(Field::Comment) => regs.comment.clear(),
         Reg::Field(Field::Class) => regs.class.clear(),
         Reg::Field(Field::Segmentation) => regs.segmentation.clear(),
+        Reg::Field(Field::Workflow) => regs.workflow.clear(),
         Reg::Field(Field::Segment | Field::LabelMap) => {}
         Reg::Segment(i) => {
             regs.segments.remove(&i);
@@ -126,6 +134,7 @@ pub(super) fn push_version(regs: &mut Registers, payload: &EventPayload, event: 
         Reg::Field(Field::Image) => {
             let image = match edit {
                 Edit::SegmentationCreate { image, .. } => Some(image),
+                Edit::Workflow { record, .. } => record.case.as_ref(),
                 e => written_body(e).map(|b| &b.image),
             };
             if let Some(image) = image {
@@ -178,6 +187,14 @@ pub(super) fn push_version(regs: &mut Registers, payload: &EventPayload, event: 
                 });
             }
         }
+        Reg::Field(Field::Workflow) => {
+            if let Edit::Workflow { record, .. } = edit {
+                regs.workflow.push(Version {
+                    event,
+                    value: record.clone(),
+                });
+            }
+        }
         Reg::Field(Field::Segment | Field::LabelMap) => {}
         Reg::Segment(i) => {
             if let Edit::SegmentDefine { index, after, .. } = edit
@@ -209,6 +226,10 @@ pub(super) fn check_local(current: Option<&Registers>, edit: &Edit) -> Result<()
     let present = current.filter(|r| r.is_present());
     match edit {
         Edit::Create { .. } | Edit::Update { .. } | Edit::Delete { .. } => Ok(()),
+        Edit::Workflow { record, .. } => match current {
+            Some(_) => Err(ApplyError::Exists(target)),
+            None => record.validate().map_err(invalid),
+        },
         Edit::ClassDefine { before, after, .. } => {
             if before.is_none() && after.is_none() {
                 return Err(invalid("a class edit needs a value before or after".into()));
@@ -313,7 +334,12 @@ fn differ<T: PartialEq>(v: &[Version<T>]) -> bool {
 impl Registers {
     /// What kind of object these registers describe.
     pub fn kind(&self) -> ObjectKind {
-        if !self.segmentation.is_empty() || !self.segments.is_empty() || !self.chunks.is_empty() {
+        if !self.workflow.is_empty() {
+            ObjectKind::Workflow
+        } else if !self.segmentation.is_empty()
+            || !self.segments.is_empty()
+            || !self.chunks.is_empty()
+        {
             ObjectKind::Segmentation
         } else if !self.class.is_empty() {
             ObjectKind::LabelClass
@@ -328,6 +354,7 @@ impl Registers {
         match self.kind() {
             ObjectKind::Annotation => self.display().is_some(),
             ObjectKind::LabelClass => !self.class.is_empty(),
+            ObjectKind::Workflow => !self.workflow.is_empty(),
             ObjectKind::Segmentation => match self.shown_segmentation() {
                 Some((_, header)) => match header.new_label_map() {
                     Ok(map) => self

@@ -48,6 +48,13 @@ const CACHE_COLUMNS: &str = "annotation_id, image_bidx, event_id, key_id, nonce,
 impl Session {
     /// The registers of one object, decrypted from the cache (`None` when unknown).
     fn registers_of(&mut self, id: Id) -> Result<Option<Registers>, ProjectError> {
+        if self.blind()?.hides(&id) {
+            return Ok(None);
+        }
+        self.registers_unfiltered(id)
+    }
+
+    fn registers_unfiltered(&mut self, id: Id) -> Result<Option<Registers>, ProjectError> {
         let (project, u) = self.parts()?;
         let row = project
             .conn
@@ -60,12 +67,18 @@ impl Session {
             .transpose()
     }
 
-    /// Every object's registers of `kind` (optionally of one image's blind index).
+    /// Every object's registers of `kind` (optionally of one image's blind index) that
+    /// this user may see (blinded cases: `cases.rs`).
     fn registers_where(
         &mut self,
         kind: ObjectKind,
         bidx: Option<Vec<u8>>,
     ) -> Result<Vec<Registers>, ProjectError> {
+        let blind = if kind == ObjectKind::LabelClass {
+            super::cases::Blind::default()
+        } else {
+            self.blind()?
+        };
         let (project, u) = self.parts()?;
         let rows: Vec<events::CacheRow> = project
             .conn
@@ -77,7 +90,7 @@ impl Session {
         let mut out = Vec::new();
         for r in &rows {
             let regs = events::open_cache_row(&project.project_id, &u.keys.sealer, r)?;
-            if regs.is_present() && regs.kind() == kind {
+            if regs.is_present() && regs.kind() == kind && !blind.hides(&regs.id) {
                 out.push(regs);
             }
         }
@@ -201,6 +214,13 @@ impl Session {
             before,
             after: segment,
         })
+    }
+
+    /// The image a segmentation is on (deleted or not; `None`: no such segmentation).
+    pub(super) fn segmentation_image(&mut self, id: Id) -> Result<Option<ImageRef>, ProjectError> {
+        Ok(self
+            .registers_unfiltered(id)?
+            .and_then(|r| r.shown_segmentation().map(|(image, _)| image.clone())))
     }
 
     /// Every shown segmentation, by id.
@@ -379,7 +399,9 @@ impl Session {
                     }
                 }
             }
-            ObjectKind::Annotation => return Err(ApplyError::WrongKind(id).into()),
+            ObjectKind::Annotation | ObjectKind::Workflow => {
+                return Err(ApplyError::WrongKind(id).into());
+            }
         }
         let ids = self.commit_payloads(&payloads)?;
         ids.last()

@@ -16,7 +16,7 @@ use super::events::{self, Author, DataKeys};
 use super::id::{Id, hex};
 use super::keys::{GrantRow, KdfChoice, RecoveryCode, SlotKdf, SlotRow, UserSecrets};
 use super::labels::{self, LabelsDoc};
-use super::members::{self, MemberRow, Members, NewRecord, Role};
+use super::members::{self, MemberRow, Members, NewRecord, Role, Roles};
 use super::model::{Annotation, Edit, EventPayload, ImageRef};
 use super::verify::{self, Failure, Report, Snapshot};
 use super::{Project, ProjectError, load_members, now_ms};
@@ -33,10 +33,12 @@ pub struct Session {
     pub(super) project: Project,
     pub(super) user_id: Id,
     pub(super) name: String,
-    role: Role,
+    roles: Roles,
     unlocked: Option<Unlocked>,
     idle_limit: Duration,
     last_used: Instant,
+    /// Decrypted workflow records, until the next event (`cases.rs`).
+    pub(super) workflow_cache: Option<super::cases::WorkflowCache>,
 }
 
 /// One line of `tessera history`.
@@ -54,7 +56,7 @@ pub struct HistoryItem {
 #[derive(Debug, Clone, Serialize)]
 pub struct MemberInfo {
     pub name: String,
-    pub role: Role,
+    pub roles: Roles,
     pub active: bool,
 }
 
@@ -63,7 +65,7 @@ impl Session {
         project: Project,
         user_id: Id,
         name: String,
-        role: Role,
+        roles: Roles,
         secrets: UserSecrets,
         pdk: Key32,
         keys: DataKeys,
@@ -72,10 +74,11 @@ impl Session {
             project,
             user_id,
             name,
-            role,
+            roles,
             unlocked: Some(Unlocked { secrets, pdk, keys }),
             idle_limit: super::DEFAULT_IDLE_LOCK,
             last_used: Instant::now(),
+            workflow_cache: None,
         }
     }
 
@@ -83,8 +86,20 @@ impl Session {
         &self.name
     }
 
-    pub fn role(&self) -> Role {
-        self.role
+    /// The signed-in user's roles (as of the unlock; [`Session::set_roles`] updates them
+    /// when the user changes their own).
+    pub fn roles(&self) -> Roles {
+        self.roles
+    }
+
+    /// Whether the signed-in user holds `role`.
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(role)
+    }
+
+    /// The signed-in user's id (events and membership records name users by id).
+    pub fn user_id(&self) -> Id {
+        self.user_id
     }
 
     pub fn project_id(&self) -> Id {
@@ -177,9 +192,23 @@ impl Session {
         if payloads
             .iter()
             .any(|p| matches!(p.edit, Edit::ClassDefine { .. }))
+            && let Err(e) = self.require_admin()
         {
-            self.require_admin()?;
+            self.refuse("label schema edit")?;
+            return Err(e);
         }
+        let started = self.check_edits(payloads)?;
+        let skip = started.len();
+        let all: Vec<EventPayload>;
+        let payloads = if started.is_empty() {
+            payloads
+        } else {
+            all = started
+                .into_iter()
+                .chain(payloads.iter().cloned())
+                .collect();
+            &all[..]
+        };
         let user_id = self.user_id;
         let (project, u) = self.parts()?;
         let tx = project
@@ -204,7 +233,8 @@ impl Session {
         if u.keys.sealer.needs_rotation() {
             self.rotate_data_key()?;
         }
-        Ok(ids)
+        // The ids of the caller's payloads (workflow records written with them first).
+        Ok(ids.split_off(skip))
     }
 
     /// How many events this user has written to this file (0: a file shared with them
@@ -226,6 +256,7 @@ impl Session {
         &mut self,
         limit: usize,
     ) -> Result<Vec<(HistoryItem, Option<EventPayload>)>, ProjectError> {
+        let blind = self.blind()?;
         let members = self.members()?;
         let (project, u) = self.parts()?;
         let project_id = project.project_id;
@@ -239,6 +270,9 @@ impl Session {
             .collect::<Result<_, _>>()?;
         let mut out = Vec::with_capacity(rows.len());
         for ev in rows {
+            if blind.hides(&ev.target) {
+                continue;
+            }
             let chunks = load_chunks(&project.conn, &ev.event_id)?;
             let refs: Vec<&events::PayloadRow> = chunks.iter().collect();
             let payload = events::open_payload(&project_id, &u.keys.sealer, &ev, &refs)
@@ -260,24 +294,37 @@ impl Session {
         Ok(out)
     }
 
-    /// The current annotations (decrypted from the cache).
+    /// The current annotations (decrypted from the cache) that this user may see: a
+    /// blinded reader sees only their own on the case before submitting.
     pub fn annotations(&mut self) -> Result<Vec<Annotation>, ProjectError> {
-        self.annotations_where(None)
+        let blind = self.blind()?;
+        let mut out = self.annotations_unfiltered(None)?;
+        out.retain(|a| !blind.hides(&a.id));
+        Ok(out)
     }
 
-    /// The annotations of one image's series (or slide), found by blind index.
+    /// The annotations of one image's series (or slide), found by blind index (blinded
+    /// as [`Session::annotations`]).
     pub fn annotations_for_image(
         &mut self,
         image: &ImageRef,
     ) -> Result<Vec<Annotation>, ProjectError> {
-        let bidx = self.parts()?.1.keys.image_index(image);
-        self.annotations_where(Some(bidx))
+        let blind = self.blind()?;
+        let mut out = self.annotations_unfiltered(Some(image))?;
+        out.retain(|a| !blind.hides(&a.id));
+        Ok(out)
     }
 
-    fn annotations_where(
+    /// Every annotation (of one image's series), whoever may see it: for the domain's
+    /// own checks.
+    pub(super) fn annotations_unfiltered(
         &mut self,
-        bidx: Option<Vec<u8>>,
+        image: Option<&ImageRef>,
     ) -> Result<Vec<Annotation>, ProjectError> {
+        let bidx = match image {
+            Some(i) => Some(self.parts()?.1.keys.image_index(i)),
+            None => None,
+        };
         let (project, u) = self.parts()?;
         let sql = "SELECT annotation_id, image_bidx, event_id, key_id, nonce, ct FROM annotations WHERE ?1 IS NULL OR image_bidx = ?1";
         let mut stmt = project.conn.prepare(sql)?;
@@ -308,6 +355,28 @@ impl Session {
         })
     }
 
+    /// Every member's name by id (removed members included: their records still name
+    /// them).
+    pub fn member_names(&mut self) -> Result<std::collections::BTreeMap<Id, String>, ProjectError> {
+        Ok(self
+            .members()?
+            .into_values()
+            .map(|m| (m.user_id, m.name))
+            .collect())
+    }
+
+    /// The id of the active member called `name`.
+    pub fn member_id(&mut self, name: &str) -> Result<Id, ProjectError> {
+        let name = name.trim();
+        self.members()?
+            .into_values()
+            .find(|m| m.active && m.name == name)
+            .map(|m| m.user_id)
+            .ok_or_else(|| ProjectError::UnknownUser {
+                user: name.to_owned(),
+            })
+    }
+
     /// Members, in name order (the recovery slot included).
     pub fn users(&mut self) -> Result<Vec<MemberInfo>, ProjectError> {
         let mut out: Vec<MemberInfo> = self
@@ -315,7 +384,7 @@ impl Session {
             .into_values()
             .map(|m| MemberInfo {
                 name: m.name,
-                role: m.role,
+                roles: m.roles,
                 active: m.active,
             })
             .collect();
@@ -324,7 +393,7 @@ impl Session {
     }
 
     pub(super) fn require_admin(&self) -> Result<(), ProjectError> {
-        if self.role == Role::Admin {
+        if self.roles.contains(Role::Admin) {
             Ok(())
         } else {
             Err(ProjectError::NotAdmin {
@@ -337,10 +406,11 @@ impl Session {
     pub fn add_user(
         &mut self,
         name: &str,
-        role: Role,
+        roles: impl Into<Roles>,
         passphrase: &[u8],
         kdf: KdfChoice,
     ) -> Result<(), ProjectError> {
+        let roles = roles.into();
         self.require_admin()?;
         let name = name.trim();
         if name.is_empty() || name == RecoveryCode::USER {
@@ -378,7 +448,7 @@ impl Session {
         let rec = NewRecord {
             user_id: new_id,
             action: "add",
-            role,
+            roles,
             name,
             sign_pk: secrets.signing.verifying_key().to_bytes(),
             box_pk: secrets.box_public(),
@@ -435,7 +505,7 @@ impl Session {
         let rec = NewRecord {
             user_id: m.user_id,
             action: "remove",
-            role: m.role,
+            roles: m.roles,
             name,
             sign_pk: m.sign_pk.to_bytes(),
             box_pk: m.box_pk,
@@ -472,6 +542,84 @@ impl Session {
         u.pdk = pdk;
         u.keys = keys;
         Ok(())
+    }
+
+    /// Changes a member's roles (admins only) with a signed membership record. The last
+    /// active admin keeps the admin role.
+    pub fn set_roles(&mut self, name: &str, roles: Roles) -> Result<(), ProjectError> {
+        if let Err(e) = self.require_admin() {
+            self.refuse(&format!("user.roles {name}"))?;
+            return Err(e);
+        }
+        let name = name.trim();
+        let members = self.members()?;
+        let Some(m) = members
+            .values()
+            .find(|m| m.active && m.name == name)
+            .cloned()
+        else {
+            return Err(ProjectError::UnknownUser {
+                user: name.to_owned(),
+            });
+        };
+        let admins = members
+            .values()
+            .filter(|o| o.active && o.roles.contains(Role::Admin) && o.name != RecoveryCode::USER)
+            .count();
+        if m.roles.contains(Role::Admin) && !roles.contains(Role::Admin) && admins <= 1 {
+            return Err(ProjectError::NotPermitted(format!(
+                "{name} is the last admin and keeps the admin role"
+            )));
+        }
+        let project_id = self.project_id();
+        let signer_id = self.user_id;
+        let time_ms = self.next_member_time()?;
+        let (project, u) = self.parts()?;
+        let rec = NewRecord {
+            user_id: m.user_id,
+            action: "roles",
+            roles,
+            name,
+            sign_pk: m.sign_pk.to_bytes(),
+            box_pk: m.box_pk,
+            time_ms,
+        };
+        let record = MemberRow::signed(
+            &project_id,
+            &u.keys.sealer,
+            &rec,
+            signer_id,
+            &u.secrets.signing,
+        )?;
+        let tx = project
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        super::insert_member(&tx, &record)?;
+        let actor = Actor {
+            id: signer_id,
+            signing: &u.secrets.signing,
+            keys: &u.keys,
+        };
+        let object = format!("{name}: {roles}");
+        let entry = Entry {
+            action: Action::RoleChange,
+            outcome: Outcome::Success,
+            subject: Some(m.user_id),
+            object: Some(&object),
+        };
+        audit::append(&tx, &project.project_id, Some(&actor), &entry, now_ms())?;
+        events::save_encryption_count(&tx, &u.keys.sealer)?;
+        tx.commit()?;
+        if m.user_id == self.user_id {
+            self.roles = roles;
+        }
+        Ok(())
+    }
+
+    /// Records a refused action in the audit log (outcome: minor failure). The caller
+    /// returns its own error afterwards.
+    pub(super) fn refuse(&mut self, what: &str) -> Result<(), ProjectError> {
+        self.record(Action::AccessDenied, Outcome::MinorFailure, Some(what))
     }
 
     /// Rotates the project data key: a new key id, everything re-encrypted, new grants
@@ -524,6 +672,7 @@ impl Session {
 
     /// The history in clock order, authors named.
     pub fn history(&mut self) -> Result<Vec<HistoryItem>, ProjectError> {
+        let blind = self.blind()?;
         let members = self.members()?;
         let mut stmt = self.project.conn.prepare(&format!(
             "SELECT {} FROM events ORDER BY hlc, event_id",
@@ -533,6 +682,9 @@ impl Session {
         let mut out = Vec::new();
         for r in rows {
             let ev = r?;
+            if blind.hides(&ev.target) {
+                continue;
+            }
             out.push(HistoryItem {
                 event_id: ev.event_id,
                 author: members.get(&ev.author_id).map_or_else(

@@ -5,7 +5,8 @@
 //! signed-in user's own events, newest first: undo takes the newest edit (a plain edit or a
 //! redo) not yet undone and appends its inverse (`undo_of`); redo takes the newest undo not
 //! yet redone, as long as no plain edit came after it, and appends the inverse of that undo
-//! (`redo_of`). Unlimited depth: the history is the undo stack.
+//! (`redo_of`). Unlimited depth: the history is the undo stack. Case-workflow records are
+//! decisions, not edits: undo never reaches them.
 
 use super::ProjectError;
 use super::events;
@@ -98,7 +99,7 @@ impl Session {
         let project_id = project.project_id;
         let sealer = &u.keys.sealer;
         let mut stmt = project.conn.prepare(&format!(
-            "SELECT {} FROM events WHERE author_id = ?1 ORDER BY seq DESC, hlc DESC",
+            "SELECT {} FROM events WHERE author_id = ?1 AND op != 'workflow' ORDER BY seq DESC, hlc DESC",
             events::EVENT_COLUMNS
         ))?;
         let rows: Vec<events::EventRow> = stmt

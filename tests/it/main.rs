@@ -2,6 +2,7 @@
 // Test helpers outside #[test] functions unwrap too: a failed fixture is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cases;
 mod cli;
 mod corpus;
 mod geometry;

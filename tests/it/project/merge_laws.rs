@@ -345,7 +345,11 @@ fn run_case(n: usize, ops: &[Op], shuffle_seed: u64) -> Result<(), TestCaseError
                 Field::Geometry => regs.geometry.iter().map(|v| v.event).collect(),
                 Field::Label => regs.label.iter().map(|v| v.event).collect(),
                 Field::Comment => regs.comment.iter().map(|v| v.event).collect(),
-                Field::Class | Field::Segmentation | Field::Segment | Field::LabelMap => {
+                Field::Class
+                | Field::Segmentation
+                | Field::Segment
+                | Field::LabelMap
+                | Field::Workflow => {
                     unreachable!("not a field of an annotation")
                 }
             };
