@@ -35,12 +35,12 @@ fn opt(v: Option<f64>) -> String {
 /// One row per segmentation class pair, then one per findings pair.
 pub fn to_csv(r: &AgreementReport) -> String {
     let mut out = String::from(
-        "kind,series,class,reader_a,reader_b,dice,iou,volume_a_ml,volume_b_ml,volume_difference_ml,mean_surface_mm,hausdorff95_mm,findings_a,findings_b,matched,missed_by_b,missed_by_a,kappa\n",
+        "kind,series,class,reader_a,reader_b,dice,iou,volume_a_ml,volume_b_ml,volume_difference_ml,mean_surface_mm,hausdorff95_mm,findings_a,findings_b,matched,missed_by_b,missed_by_a,kappa,status,turnaround_hours\n",
     );
     for s in &r.segmentations {
         let _ = writeln!(
             out,
-            "segmentation,{},{},{},{},{:.4},{:.4},{:.3},{:.3},{:.3},{},{},,,,,,",
+            "segmentation,{},{},{},{},{:.4},{:.4},{:.3},{:.3},{:.3},{},{},,,,,,,,",
             csv_field(&s.series),
             csv_field(&s.class),
             csv_field(&s.reader_a),
@@ -57,7 +57,7 @@ pub fn to_csv(r: &AgreementReport) -> String {
     for f in &r.findings {
         let _ = writeln!(
             out,
-            "findings,{},,{},{},,,,,,,,{},{},{},{},{},{}",
+            "findings,{},,{},{},,,,,,,,{},{},{},{},{},{},,",
             csv_field(&f.series),
             csv_field(&f.reader_a),
             csv_field(&f.reader_b),
@@ -67,6 +67,19 @@ pub fn to_csv(r: &AgreementReport) -> String {
             f.missed_by_b,
             f.missed_by_a,
             opt(f.kappa),
+        );
+    }
+    // One row per case: its readers in reader_a (";"-separated), the reviewer in reader_b.
+    for c in &r.cases.cases {
+        let _ = writeln!(
+            out,
+            "case,{},,{},{},,,,,,,,,,,,,,{},{}",
+            csv_field(&c.case),
+            csv_field(&c.readers.join(";")),
+            csv_field(c.reviewer.as_deref().unwrap_or("")),
+            csv_field(c.status),
+            c.turnaround_hours
+                .map_or_else(String::new, |h| format!("{h:.2}")),
         );
     }
     out
@@ -118,6 +131,80 @@ fn bars(title: &str, rows: &[(String, f64)]) -> String {
     }
     svg.push_str("</svg>");
     svg
+}
+
+/// Horizontal bars of counts (scaled to the largest).
+fn count_bars(title: &str, rows: &[(String, usize)]) -> String {
+    let max = rows.iter().map(|r| r.1).max().unwrap_or(0).max(1) as f64;
+    let row_h = 22.0;
+    let (label_w, bar_w) = (160.0, 300.0);
+    let h = 30.0 + row_h * rows.len() as f64;
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{h}\" role=\"img\" aria-label=\"{}\"><text x=\"0\" y=\"16\" font-size=\"14\" font-weight=\"bold\">{}</text>",
+        label_w + bar_w + 60.0,
+        esc(title),
+        esc(title)
+    );
+    for (i, (label, n)) in rows.iter().enumerate() {
+        let y = 28.0 + row_h * i as f64;
+        let w = bar_w * (*n as f64) / max;
+        let _ = write!(
+            svg,
+            "<text x=\"{}\" y=\"{}\" font-size=\"12\" text-anchor=\"end\">{}</text><rect x=\"{label_w}\" y=\"{y}\" width=\"{w}\" height=\"{}\" fill=\"#3b6ea5\"/><text x=\"{}\" y=\"{}\" font-size=\"12\">{n}</text>",
+            label_w - 6.0,
+            y + 14.0,
+            esc(label),
+            row_h - 6.0,
+            label_w + w + 4.0,
+            y + 14.0,
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// The workflow section: status counts, turnaround, one row per case.
+fn cases_html(h: &mut String, c: &super::report::CaseSummary) {
+    h.push_str("<h2>Cases</h2>");
+    if c.cases.is_empty() {
+        h.push_str("<p>No case has been assigned or submitted yet.</p>");
+        return;
+    }
+    let rows: Vec<(String, usize)> = c
+        .counts
+        .iter()
+        .map(|(k, n)| ((*k).to_owned(), *n))
+        .collect();
+    h.push_str(&count_bars("Cases per status", &rows));
+    let hours = |v: Option<f64>| v.map_or("–".to_owned(), |v| format!("{v:.1} h"));
+    let _ = write!(
+        h,
+        "<p>{} decided; turnaround from the first reading handed in to the decision: median {}, mean {}. {} escalation(s).</p>",
+        c.decided,
+        hours(c.median_turnaround_hours),
+        hours(c.mean_turnaround_hours),
+        c.escalations
+    );
+    h.push_str("<table><tr><th>case</th><th>status</th><th>readers</th><th>second read</th><th>reviewer</th><th>escalated to</th><th>turnaround</th></tr>");
+    for r in &c.cases {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&r.case),
+            esc(r.status),
+            esc(&r.readers.join(", ")),
+            if r.blinded { " (blinded)" } else { "" },
+            if r.second_read {
+                "required"
+            } else {
+                "optional"
+            },
+            esc(r.reviewer.as_deref().unwrap_or("–")),
+            esc(r.escalated_to.as_deref().unwrap_or("–")),
+            hours(r.turnaround_hours),
+        );
+    }
+    h.push_str("</table>");
 }
 
 /// The whole report as one HTML page.
@@ -233,9 +320,10 @@ pub fn to_html(r: &AgreementReport, project: &str) -> String {
         }
         h.push_str("</table>");
     }
+    cases_html(&mut h, &r.cases);
     let _ = write!(
         h,
-        "<p>Findings are matched one to one within {:.0} mm (positions from each annotation's recorded geometry; {} without it were left out). Case status counts and turnaround times need the review workflow, which is not built yet.</p></body></html>",
+        "<p>Findings are matched one to one within {:.0} mm (positions from each annotation's recorded geometry; {} without it were left out).</p></body></html>",
         super::report::MATCH_DISTANCE_MM,
         r.unplaced_findings
     );

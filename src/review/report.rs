@@ -62,6 +62,33 @@ pub struct ReaderSummary {
     pub segmentations: usize,
 }
 
+/// One case in the report (named by a digest of its series or slide, never a UID).
+#[derive(Clone, Debug, Serialize)]
+pub struct CaseRow {
+    pub case: String,
+    pub status: &'static str,
+    pub readers: Vec<String>,
+    pub blinded: bool,
+    pub second_read: bool,
+    pub reviewer: Option<String>,
+    pub escalated_to: Option<String>,
+    /// From the first reading handed in to the decision (approved or adjudicated).
+    pub turnaround_hours: Option<f64>,
+}
+
+/// The review workflow at a glance.
+#[derive(Clone, Debug, Serialize)]
+pub struct CaseSummary {
+    /// Cases per status, every status listed.
+    pub counts: BTreeMap<&'static str, usize>,
+    pub cases: Vec<CaseRow>,
+    /// Over decided cases: median and mean turnaround (hours).
+    pub decided: usize,
+    pub median_turnaround_hours: Option<f64>,
+    pub mean_turnaround_hours: Option<f64>,
+    pub escalations: usize,
+}
+
 /// The whole report.
 #[derive(Clone, Debug, Serialize)]
 pub struct AgreementReport {
@@ -71,6 +98,70 @@ pub struct AgreementReport {
     pub findings: Vec<FindingAgreement>,
     /// Findings left out of matching: no position in patient space (no provenance).
     pub unplaced_findings: usize,
+    pub cases: CaseSummary,
+}
+
+/// The case rows, status counts and turnaround times.
+fn case_summary(session: &mut Session) -> Result<CaseSummary, ProjectError> {
+    use crate::project::cases::Status;
+    let cases = session.cases()?;
+    let names = session.member_names()?;
+    let name = |id: &Id| {
+        names
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| format!("user {}", id.short()))
+    };
+    let mut counts: BTreeMap<&'static str, usize> =
+        Status::ALL.iter().map(|s| (s.as_str(), 0)).collect();
+    let mut rows = Vec::new();
+    let mut hours = Vec::new();
+    let mut escalations = 0;
+    for c in cases.cases.values() {
+        *counts.entry(c.status.as_str()).or_default() += 1;
+        escalations += c
+            .steps
+            .iter()
+            .filter(|s| s.status == Status::Escalated)
+            .count();
+        let turnaround = match (c.submitted_ms(), c.decided_ms()) {
+            (Some(a), Some(b)) if c.status.is_reviewed() => {
+                Some((b - a).max(0) as f64 / 3_600_000.0)
+            }
+            _ => None,
+        };
+        hours.extend(turnaround);
+        let (kind, key) = c.case.index_key();
+        rows.push(CaseRow {
+            case: if kind == "series" {
+                series_name(key)
+            } else {
+                format!("slide {}", &key[..key.len().min(8)])
+            },
+            status: c.status.as_str(),
+            readers: c.readers.iter().map(name).collect(),
+            blinded: c.blinded,
+            second_read: c.second_read,
+            reviewer: c.reviewer.as_ref().map(name),
+            escalated_to: c.escalated_to.as_ref().map(name),
+            turnaround_hours: turnaround,
+        });
+    }
+    hours.sort_by(f64::total_cmp);
+    let median = match hours.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(hours[n / 2]),
+        n => Some((hours[n / 2 - 1] + hours[n / 2]) / 2.0),
+    };
+    let mean = (!hours.is_empty()).then(|| hours.iter().sum::<f64>() / hours.len() as f64);
+    Ok(CaseSummary {
+        counts,
+        cases: rows,
+        decided: hours.len(),
+        median_turnaround_hours: median,
+        mean_turnaround_hours: mean,
+        escalations,
+    })
 }
 
 /// A short, stable name for a series (never its UID).
@@ -329,7 +420,9 @@ pub fn agreement_report(session: &mut Session) -> Result<AgreementReport, Projec
         let ky = y.kappa.unwrap_or(-2.0);
         kx.total_cmp(&ky)
     });
+    let cases = case_summary(session)?;
     Ok(AgreementReport {
+        cases,
         readers: summary
             .into_iter()
             .map(|(reader, (annotations, segmentations))| ReaderSummary {
