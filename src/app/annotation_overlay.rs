@@ -268,7 +268,7 @@ pub fn draw_annotations(ui: &Ui, clip: Rect, layer: &AnnotationLayer, map: &Plan
         let colour = if selected {
             theme::ANNOTATION_SELECTED
         } else {
-            theme::ANNOTATION
+            layer.tint.unwrap_or(theme::ANNOTATION)
         };
         draw_shape(&painter, map, body.kind, points, colour, true);
         if selected {

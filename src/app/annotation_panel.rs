@@ -18,6 +18,10 @@ pub struct ProjectLine<'a> {
     pub read_only: bool,
     /// Annotations whose readers disagree.
     pub conflicts: usize,
+    /// Cases waiting in the user's queues.
+    pub cases_waiting: usize,
+    /// Two readers are shown side by side.
+    pub comparing: bool,
 }
 
 /// Local time of a history entry as "HH:MM:SS" (UTC: the workstation's zone is not
@@ -107,6 +111,21 @@ pub fn annotation_panel_ui(
             .clicked()
         {
             commands.push(Command::SetShowConflicts(true));
+        }
+        if ui
+            .small_button(format!("Cases ({})", project.cases_waiting))
+            .on_hover_text("Your queues: work to do, reviews, escalations")
+            .clicked()
+        {
+            commands.push(Command::SetShowCases(true));
+        }
+        if project.comparing
+            && ui
+                .small_button("End comparison")
+                .on_hover_text("Back to one view of every annotation you may see")
+                .clicked()
+        {
+            commands.push(Command::Case(super::case_panel::CaseUi::Compare(None)));
         }
     });
     if project.read_only {

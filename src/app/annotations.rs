@@ -598,7 +598,25 @@ pub struct AnnotationLayer {
     pub reshape: Option<Reshape>,
     pub history: Vec<HistoryLine>,
     pub show_history: bool,
+    /// Who created each shown annotation (for the side-by-side comparison).
+    pub authors: HashMap<Id, Id>,
+    /// Two readers shown side by side, each in their colour (`None`: the normal view).
+    pub compare: Option<Compare>,
+    /// Draw every shape in this colour (a reader's, in the comparison).
+    pub tint: Option<egui::Color32>,
 }
+
+/// Two readers of the series shown side by side.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Compare {
+    pub readers: [(Id, String); 2],
+}
+
+/// The two readers' colours in the comparison (distinct from the usual yellow).
+pub const READER_COLOURS: [egui::Color32; 2] = [
+    egui::Color32::from_rgb(80, 200, 255),
+    egui::Color32::from_rgb(255, 110, 180),
+];
 
 impl Default for AnnotationLayer {
     fn default() -> Self {
@@ -612,6 +630,9 @@ impl Default for AnnotationLayer {
             reshape: None,
             history: Vec::new(),
             show_history: false,
+            authors: HashMap::new(),
+            compare: None,
+            tint: None,
         }
     }
 }
@@ -681,9 +702,29 @@ impl AnnotationLayer {
         }
     }
 
+    /// One reader's annotations only, drawn in `tint`, nothing selected or drafted: one
+    /// side of the comparison.
+    pub fn only_by(&self, reader: Id, tint: egui::Color32) -> AnnotationLayer {
+        AnnotationLayer {
+            tool: Tool::Navigate,
+            label: self.label.clone(),
+            series_uid: self.series_uid.clone(),
+            shown: self
+                .shown
+                .iter()
+                .filter(|s| self.authors.get(&s.annotation.id) == Some(&reader))
+                .cloned()
+                .collect(),
+            tint: Some(tint),
+            ..AnnotationLayer::default()
+        }
+    }
+
     /// Forgets the series' annotations (another series, or the project closed).
     pub fn clear(&mut self) {
         self.series_uid = None;
+        self.compare = None;
+        self.authors.clear();
         self.shown.clear();
         self.selected = None;
         self.draft = None;

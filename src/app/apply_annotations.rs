@@ -62,6 +62,9 @@ impl TesseraApp {
                 self.annotations.clear();
                 self.annotations.history.clear();
                 self.annotations.tool = Tool::Navigate;
+                self.cases = super::case_panel::CasesView::default();
+                self.case_panel = super::case_panel::CasePanelState::default();
+                self.show_cases = false;
             }
             Command::SelectTool(tool) => {
                 self.annotations.tool = if self.project.is_some() {
@@ -177,6 +180,7 @@ impl TesseraApp {
             self.refresh_segmentations(true);
             self.refresh_slide_annotations();
             self.refresh_conflicts();
+            self.refresh_cases();
         }
     }
 
@@ -216,9 +220,18 @@ impl TesseraApp {
             provenance: None,
         };
         match project.session.annotations_for_image(&image) {
-            Ok(list) => self
-                .annotations
-                .set_annotations(&series_uid, list, loaded, &entry.info),
+            Ok(list) => {
+                // Who made each one: the comparison of two readers draws them apart.
+                let mut authors = std::collections::HashMap::new();
+                for a in &list {
+                    if let Ok(Some(by)) = project.session.creator_of(a.id) {
+                        authors.insert(a.id, by);
+                    }
+                }
+                self.annotations.authors = authors;
+                self.annotations
+                    .set_annotations(&series_uid, list, loaded, &entry.info);
+            }
             Err(e) => self.project_error("cannot read the annotations", e),
         }
         self.refresh_history();

@@ -81,6 +81,7 @@ impl TesseraApp {
                         self.status.note = Some("Conflict resolved".to_owned());
                         self.refresh_annotations();
                         self.refresh_conflicts();
+                        self.refresh_cases();
                     }
                     Err(e) => self.project_error("cannot resolve", e),
                 }
@@ -117,7 +118,7 @@ impl TesseraApp {
                     p.read_only = false;
                 }
             }
-            _ => {}
+            other => self.apply_case(ctx, other),
         }
     }
 
@@ -157,6 +158,7 @@ impl TesseraApp {
                         ));
                         self.refresh_annotations();
                         self.refresh_conflicts();
+                        self.refresh_cases();
                     }
                     Ok(SyncOutcome::Copied(path)) => {
                         // Edit the copy: close this file, unlock the copy for editing.
@@ -166,6 +168,13 @@ impl TesseraApp {
                         if let Some(form) = &mut self.project_form {
                             form.writable = true;
                         }
+                    }
+                    Ok(SyncOutcome::Agreement(report)) => {
+                        self.status.note = Some(format!(
+                            "Agreement measured on {}",
+                            plural(report.series_compared as u64, "series")
+                        ));
+                        self.cases.agreement = Some(*report);
                     }
                     Ok(SyncOutcome::LabelsExported(said)) => {
                         self.status.note =

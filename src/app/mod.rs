@@ -10,8 +10,10 @@ pub mod annotation_overlay;
 pub mod annotation_panel;
 pub mod annotations;
 mod apply_annotations;
+mod apply_cases;
 mod apply_segmentation;
 mod apply_sync;
+pub mod case_panel;
 pub mod gpu;
 pub mod hotkeys;
 pub mod loader;
@@ -174,6 +176,10 @@ pub enum Command {
     /// Import the previewed bundle (`true`) or drop it.
     ConfirmImport(bool),
     SetShowConflicts(bool),
+    /// Show or hide the cases window (queues, review, comments).
+    SetShowCases(bool),
+    /// What the cases window asked for.
+    Case(case_panel::CaseUi),
     ResolveConflict {
         annotation: crate::project::Id,
         /// The event whose version wins.
@@ -326,6 +332,9 @@ pub struct TesseraApp {
     import_preview: Option<(PathBuf, crate::project::ImportSummary)>,
     conflicts: Vec<crate::project::ConflictItem>,
     show_conflicts: bool,
+    cases: case_panel::CasesView,
+    case_panel: case_panel::CasePanelState,
+    show_cases: bool,
     segmentation: segmentation::SegmentationLayer,
     /// An export waiting for the user to accept that it is plaintext.
     export_prompt: Option<crate::cli::labels_io::ExportFormat>,
@@ -422,6 +431,9 @@ impl TesseraApp {
             import_preview: None,
             conflicts: Vec::new(),
             show_conflicts: false,
+            cases: case_panel::CasesView::default(),
+            case_panel: case_panel::CasePanelState::default(),
+            show_cases: false,
             segmentation: segmentation::SegmentationLayer::default(),
             export_prompt: None,
             opened_paths: Vec::new(),
@@ -488,6 +500,7 @@ impl TesseraApp {
             read_only: false,
         });
         self.refresh_annotations();
+        self.refresh_cases();
         self.refresh_segmentations(true);
         self.refresh_slide_annotations();
     }
@@ -530,6 +543,16 @@ impl TesseraApp {
     /// The slide screen, mutably (benchmarks empty its tile cache).
     pub fn slide_mut(&mut self) -> Option<&mut slide_view::SlideView> {
         self.slide.as_mut()
+    }
+
+    /// What the cases window shows (queues, statuses, the last agreement measured).
+    pub fn cases_view(&self) -> &case_panel::CasesView {
+        &self.cases
+    }
+
+    /// The status bar's last note ("Case approve: the case is approved").
+    pub fn status_note(&self) -> Option<&str> {
+        self.status.note.as_deref()
     }
 
     /// Whether a load is still running.
@@ -1297,6 +1320,19 @@ impl eframe::App for TesseraApp {
                 commands.push(Command::SetShowConflicts(false));
             }
         }
+        if self.show_cases && self.project.is_some() {
+            let mut open = true;
+            egui::Window::new("Cases")
+                .open(&mut open)
+                .collapsible(false)
+                .default_width(560.0)
+                .show(ui.ctx(), |ui| {
+                    commands.extend(case_panel::cases_ui(ui, &self.cases, &mut self.case_panel));
+                });
+            if !open {
+                commands.push(Command::SetShowCases(false));
+            }
+        }
         if let Some(code) = &self.recovery_code
             && project_form::recovery_code_ui(ui, code)
         {
@@ -1327,6 +1363,8 @@ impl TesseraApp {
             role: p.role.as_string(),
             read_only: p.read_only,
             conflicts,
+            cases_waiting: self.cases.waiting(),
+            comparing: self.annotations.compare.is_some(),
         });
         let loaded = self
             .selected
@@ -1376,6 +1414,58 @@ impl TesseraApp {
             }
             return commands;
         };
+        if let (Some(compare), Some(loaded)) = (&self.annotations.compare, &entry.loaded) {
+            // Two readers side by side: the same plane, slice and window (both follow
+            // viewport 1), each reader's annotations in their colour; nothing editable.
+            let gap = 2.0;
+            let width = (area.width() - gap) / 2.0;
+            for (side, (reader, name)) in compare.readers.iter().enumerate() {
+                let colour = annotations::READER_COLOURS[side];
+                let layer = self.annotations.only_by(*reader, colour);
+                let min = area.min + egui::vec2(side as f32 * (width + gap), 0.0);
+                let rect = egui::Rect::from_min_size(min, egui::vec2(width, area.height()));
+                let input = ViewportInput {
+                    index: 0,
+                    info: &entry.info,
+                    loaded: Some(loaded),
+                    preview: entry.preview.as_ref(),
+                    chrome: &self.chrome,
+                    gpu: self.gpu,
+                    multi: false,
+                    annotations: &layer,
+                    labels: None,
+                    brush_radius_mm: self.segmentation.brush_radius_mm,
+                    can_edit: false,
+                };
+                let mut child = ui.new_child(
+                    egui::UiBuilder::new()
+                        .max_rect(rect)
+                        .id_salt(("compare", side)),
+                );
+                commands.extend(viewport_ui(&mut child, input, &mut self.cpu_textures[side]));
+                let label = format!("{name} · {}", layer.shown.len());
+                let pos = rect.center_bottom() - egui::vec2(0.0, 40.0);
+                let painter = ui.painter_at(rect);
+                let galley =
+                    painter.layout_no_wrap(label.clone(), egui::FontId::proportional(15.0), colour);
+                let bg = egui::Rect::from_center_size(pos, galley.size() + egui::vec2(12.0, 6.0));
+                painter.rect_filled(bg, 3.0, theme::OVERLAY_SHADOW);
+                painter.galley(bg.min + egui::vec2(6.0, 3.0), galley, colour);
+                ui.interact(
+                    bg,
+                    ui.scope_id().with(("compare-reader", side)),
+                    egui::Sense::hover(),
+                )
+                .widget_info(|| {
+                    egui::WidgetInfo::labeled(
+                        egui::Role::Label,
+                        true,
+                        format!("Reader {}: {label}", side + 1),
+                    )
+                });
+            }
+            return commands;
+        }
         let layout = if entry.loaded.is_some() {
             self.chrome.layout
         } else {

@@ -54,14 +54,19 @@ pub fn series_list_ui(
     command
 }
 
-/// One card; true when clicked.
-fn series_card_ui(ui: &mut Ui, index: usize, card: &SeriesCard<'_>, selected: bool) -> bool {
-    let info = card.info;
-    let title = if info.description.is_empty() {
+/// A series' name on screen: its description, or its number.
+pub fn series_title(info: &SeriesInfo) -> String {
+    if info.description.is_empty() {
         format!("Series {}", info.series_number.unwrap_or(0))
     } else {
         info.description.clone()
-    };
+    }
+}
+
+/// One card; true when clicked.
+fn series_card_ui(ui: &mut Ui, index: usize, card: &SeriesCard<'_>, selected: bool) -> bool {
+    let info = card.info;
+    let title = series_title(info);
     let response = ui
         .scope_builder(
             UiBuilder::new()

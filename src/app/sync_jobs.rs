@@ -22,6 +22,8 @@ pub enum SyncTask {
     SaveCopy(PathBuf),
     /// A plaintext export (SEG, SR, NIfTI, CSV) the user asked for.
     ExportLabels(Box<crate::cli::labels_io::ExportRequest>),
+    /// The agreement between readers (`review::report`), for the cases window.
+    Agreement,
 }
 
 impl SyncTask {
@@ -32,6 +34,7 @@ impl SyncTask {
             SyncTask::Import(_) => "Importing",
             SyncTask::SaveCopy(_) => "Saving a copy",
             SyncTask::ExportLabels(_) => "Exporting",
+            SyncTask::Agreement => "Measuring agreement",
         }
     }
 }
@@ -45,6 +48,7 @@ pub enum SyncOutcome {
     Copied(PathBuf),
     /// What the export wrote, in lines of counts and paths.
     LabelsExported(String),
+    Agreement(Box<crate::review::report::AgreementReport>),
 }
 
 enum Report {
@@ -139,6 +143,11 @@ fn run(
             return crate::cli::labels_io::export_with(session, request, &user)
                 .map(SyncOutcome::LabelsExported)
                 .map_err(|e| format!("{e:#}"));
+        }
+        SyncTask::Agreement => {
+            return crate::review::report::agreement_report(session)
+                .map(|r| SyncOutcome::Agreement(Box::new(r)))
+                .map_err(|e| e.to_string());
         }
         SyncTask::Export(out) => session
             .export_bundle(out, &[], &mut progress)

@@ -765,7 +765,7 @@ impl Session {
     }
 
     /// The user who created object `id` (the author of its first create).
-    pub(super) fn creator_of(&mut self, id: Id) -> Result<Option<Id>, ProjectError> {
+    pub fn creator_of(&mut self, id: Id) -> Result<Option<Id>, ProjectError> {
         Ok(self
             .project
             .conn

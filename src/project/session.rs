@@ -365,6 +365,18 @@ impl Session {
             .collect())
     }
 
+    /// Active members (not the recovery slot): id, name, roles, in name order.
+    pub fn active_members(&mut self) -> Result<Vec<(Id, String, Roles)>, ProjectError> {
+        let mut out: Vec<(Id, String, Roles)> = self
+            .members()?
+            .into_values()
+            .filter(|m| m.active && m.name != RecoveryCode::USER)
+            .map(|m| (m.user_id, m.name, m.roles))
+            .collect();
+        out.sort_by(|a, b| a.1.cmp(&b.1));
+        Ok(out)
+    }
+
     /// The id of the active member called `name`.
     pub fn member_id(&mut self, name: &str) -> Result<Id, ProjectError> {
         let name = name.trim();

@@ -164,6 +164,11 @@ fn case_summary(session: &mut Session) -> Result<CaseSummary, ProjectError> {
     })
 }
 
+/// The name the report gives a series (a digest, never its UID).
+pub fn series_digest(uid: &str) -> String {
+    series_name(uid)
+}
+
 /// A short, stable name for a series (never its UID).
 fn series_name(uid: &str) -> String {
     use sha2::Digest;

@@ -18,5 +18,6 @@ mod tags;
 mod truncation;
 mod ui;
 mod ui_annotate;
+mod ui_cases;
 mod ui_slide;
 mod ui_tags;
