@@ -190,7 +190,9 @@ impl TesseraApp {
             .as_ref()
             .map(|p| p.path.clone())
             .unwrap_or_default();
-        if let Some(slide) = &self.slide {
+        if let Some(slide) = &self.slide
+            && format == ExportFormat::Geojson
+        {
             return ExportRequest {
                 file,
                 format,

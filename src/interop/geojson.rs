@@ -164,11 +164,10 @@ pub fn to_string(input: &ExportInput<'_>) -> (String, Written) {
         features.push(serde_json::to_string(&feature).unwrap_or_default());
     }
     for (label, comment, members) in sets {
-        let ids: Vec<String> = members.iter().map(|a| a.id.to_string()).collect();
-        let points: Vec<Point> = members
+        let (ids, points): (Vec<String>, Vec<Point>) = members
             .iter()
-            .filter_map(|a| a.body.points.first().copied())
-            .collect();
+            .filter_map(|a| Some((a.id.to_string(), *a.body.points.first()?)))
+            .unzip();
         let mut metadata = concept(label);
         metadata.insert(META_KIND, kind_word(Kind::Point).to_owned());
         metadata.insert(META_IDS, ids.join(","));

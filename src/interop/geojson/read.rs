@@ -224,7 +224,12 @@ impl Reader {
             scheme: if coded { scheme } else { None },
             code: if coded { code } else { None },
         };
-        let comment = text(meta.tessera_comment).or_else(|| text(props.name));
+        // Comments are kept as written (only an empty one is none).
+        let comment = meta
+            .tessera_comment
+            .and_then(|s| s.0)
+            .filter(|c| !c.trim().is_empty())
+            .or_else(|| text(props.name));
         let hint_points = text(meta.tessera_points)
             .filter(|t| t.len() <= 1024)
             .and_then(|t| serde_json::from_str::<Vec<Point>>(&t).ok())

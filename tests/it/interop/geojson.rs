@@ -114,7 +114,7 @@ fn every_kind(sha: &str) -> Vec<Annotation> {
             label(geojson::UNCLASSIFIED, None),
         ),
     ];
-    out[3].body.comment = Some("check the margin".into());
+    out[3].body.comment = Some(" check the margin\n".into());
     for p in [[300.0, 400.0], [310.5, 402.25], [520.0, 610.0]] {
         out.push(on_slide(
             sha,
@@ -277,7 +277,7 @@ fn geojson_features_have_qupaths_shape_and_measurements() {
     );
     assert_eq!(
         by_id(&annotations[3])["properties"]["metadata"]["tessera_comment"],
-        "check the margin"
+        " check the margin\n"
     );
     // "Unclassified" without a code is QuPath's missing classification.
     assert!(
