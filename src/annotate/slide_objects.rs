@@ -86,6 +86,24 @@ pub fn area_um(kind: Kind, points: &[Point], mpp: [f64; 2]) -> (Option<f64>, Opt
     }
 }
 
+/// A class's colour on the slide screen (sRGB): stable, from its name.
+pub fn class_rgb(name: &str) -> [u8; 3] {
+    const PALETTE: [[u8; 3]; 8] = [
+        [255, 214, 10],
+        [0, 200, 255],
+        [255, 90, 90],
+        [120, 230, 120],
+        [230, 120, 255],
+        [255, 160, 60],
+        [80, 140, 255],
+        [240, 240, 240],
+    ];
+    let h = name.bytes().fold(2166136261u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(16777619)
+    });
+    PALETTE[(h as usize) % PALETTE.len()]
+}
+
 /// Point annotations per class name (cell counting).
 pub fn point_counts(objects: &[SlideObject]) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();

@@ -98,7 +98,8 @@ impl TesseraApp {
                     ExportFormat::Seg => ("segmentation.dcm", "dcm"),
                     ExportFormat::Sr => ("measurements-sr.dcm", "dcm"),
                     ExportFormat::Nifti => ("labels.nii.gz", "gz"),
-                    ExportFormat::Csv | ExportFormat::Geojson => ("measurements.csv", "csv"),
+                    ExportFormat::Csv => ("measurements.csv", "csv"),
+                    ExportFormat::Geojson => ("annotations.geojson", "geojson"),
                 };
                 if let Some(out) = rfd::FileDialog::new()
                     .set_title("Export (plaintext)")
@@ -177,28 +178,49 @@ impl TesseraApp {
                         self.cases.agreement = Some(*report);
                     }
                     Ok(SyncOutcome::LabelsExported(said)) => {
-                        self.status.note =
-                            Some(said.lines().next().unwrap_or("Exported").to_owned());
+                        let first = said.lines().next().unwrap_or("Exported").to_owned();
+                        self.slide_note(&first);
+                        self.status.note = Some(first);
                     }
-                    Err(e) => self.report_problem(e),
+                    Err(e) => {
+                        self.slide_note(&e);
+                        self.report_problem(e);
+                    }
                 }
             }
         }
     }
 
-    /// An export of the selected series (or everything) against the opened study.
+    /// An export of the selected series (or everything) against the opened study; on
+    /// the slide screen, of the open slide's annotations (its file gives µm).
     pub fn export_request(&self, format: ExportFormat, out: std::path::PathBuf) -> ExportRequest {
+        let file = self
+            .project
+            .as_ref()
+            .map(|p| p.path.clone())
+            .unwrap_or_default();
+        if let Some(slide) = &self.slide
+            && format == ExportFormat::Geojson
+        {
+            return ExportRequest {
+                file,
+                format,
+                out: Some(out),
+                case: slide.annotations().and_then(|a| a.sha256.clone()),
+                reviewed_only: false,
+                study: None,
+                with_image: false,
+                segmentation: None,
+                slide: Some(slide.path().to_path_buf()),
+            };
+        }
         let study = match self.opened_paths.as_slice() {
             [one] if one.is_dir() => Some(one.clone()),
             [first, ..] => first.parent().map(std::path::Path::to_path_buf),
             [] => None,
         };
         ExportRequest {
-            file: self
-                .project
-                .as_ref()
-                .map(|p| p.path.clone())
-                .unwrap_or_default(),
+            file,
             format,
             out: Some(out),
             case: self
@@ -213,6 +235,29 @@ impl TesseraApp {
                 .shown
                 .as_ref()
                 .map(|s| s.info.header.name.clone()),
+            slide: None,
+        }
+    }
+
+    /// The plaintext-export warning and a running sync job's progress (both screens:
+    /// studies and slides).
+    pub(super) fn export_windows_ui(&self, ui: &mut egui::Ui) -> Vec<Command> {
+        let mut commands = Vec::new();
+        if let Some(job) = &self.sync_job {
+            super::sync_panel::sync_progress_ui(ui, job);
+        }
+        if let Some(format) = self.export_prompt
+            && let Some(go) = super::sync_panel::export_warning_ui(ui, format)
+        {
+            commands.push(Command::ConfirmExport(go));
+        }
+        commands
+    }
+
+    /// Says `text` in the slide's annotation panel (the slide screen has no status bar).
+    fn slide_note(&mut self, text: &str) {
+        if let Some(a) = self.slide.as_mut().and_then(|s| s.annotations_mut()) {
+            a.note = Some(text.to_owned());
         }
     }
 

@@ -1156,7 +1156,9 @@ impl eframe::App for TesseraApp {
         let annotating =
             self.project.as_ref().is_some_and(|p| !p.read_only) && self.project_form.is_none();
         if let Some(slide) = &mut self.slide {
-            for command in slide_view::slide_screen_ui(ui, slide, annotating) {
+            let mut commands = slide_view::slide_screen_ui(ui, slide, annotating);
+            commands.extend(self.export_windows_ui(ui));
+            for command in commands {
                 self.apply(ui.ctx(), command);
             }
             return;
@@ -1293,14 +1295,7 @@ impl eframe::App for TesseraApp {
         {
             commands.push(Command::ProjectForm(action));
         }
-        if let Some(job) = &self.sync_job {
-            sync_panel::sync_progress_ui(ui, job);
-        }
-        if let Some(format) = self.export_prompt
-            && let Some(go) = sync_panel::export_warning_ui(ui, format)
-        {
-            commands.push(Command::ConfirmExport(go));
-        }
+        commands.extend(self.export_windows_ui(ui));
         if let Some((_, summary)) = &self.import_preview
             && let Some(yes) = sync_panel::import_preview_ui(ui, summary)
         {

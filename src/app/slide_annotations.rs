@@ -62,6 +62,8 @@ pub struct SlideAnnotations {
     /// Objects meeting the view in the last frame (before dots were merged).
     pub drawn: usize,
     scratch: Vec<u32>,
+    /// What the last export wrote, or why it failed (shown in the panel).
+    pub note: Option<String>,
 }
 
 impl SlideAnnotations {
@@ -93,6 +95,7 @@ impl SlideAnnotations {
             counts: BTreeMap::new(),
             drawn: 0,
             scratch: Vec::new(),
+            note: None,
         }
     }
 
@@ -344,22 +347,11 @@ impl Occupancy {
     }
 }
 
-/// A class's colour: stable, from its name.
+/// A class's colour: stable, from its name (the same as GeoJSON exports give classes
+/// the schema does not colour).
 pub fn class_color(name: &str) -> Color32 {
-    const PALETTE: [Color32; 8] = [
-        Color32::from_rgb(255, 214, 10),
-        Color32::from_rgb(0, 200, 255),
-        Color32::from_rgb(255, 90, 90),
-        Color32::from_rgb(120, 230, 120),
-        Color32::from_rgb(230, 120, 255),
-        Color32::from_rgb(255, 160, 60),
-        Color32::from_rgb(80, 140, 255),
-        Color32::from_rgb(240, 240, 240),
-    ];
-    let h = name.bytes().fold(2166136261u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(16777619)
-    });
-    PALETTE[(h as usize) % PALETTE.len()]
+    let [r, g, b] = slide_objects::class_rgb(name);
+    Color32::from_rgb(r, g, b)
 }
 
 /// The annotation panel: tools, the label, counts per class, the list.
@@ -387,6 +379,25 @@ pub fn panel_ui(ui: &mut egui::Ui, annotations: &SlideAnnotations) -> Vec<super:
             }
         }
     });
+    if ui
+        .add_enabled(
+            annotations.sha256.is_some() && !annotations.objects.is_empty(),
+            egui::Button::new("Export QuPath GeoJSON…"),
+        )
+        .on_hover_text("This slide's annotations as a GeoJSON file QuPath opens (plaintext)")
+        .clicked()
+    {
+        commands.push(Command::ExportLabelsDialog(
+            crate::cli::labels_io::ExportFormat::Geojson,
+        ));
+    }
+    if let Some(note) = &annotations.note {
+        ui.label(
+            egui::RichText::new(note)
+                .small()
+                .color(super::theme::TEXT_DIM),
+        );
+    }
     ui.separator();
     ui.label(format!("Objects: {}", annotations.objects.len()));
     if !annotations.counts.is_empty() {

@@ -184,12 +184,16 @@ pub fn export_warning_ui(ui: &mut Ui, format: crate::cli::labels_io::ExportForma
         ui.set_width(theme::DIALOG_WIDTH);
         ui.heading(format!("Export {what}"));
         ui.add_space(theme::DIALOG_GAP);
-        ui.label(
+        ui.label(if format == ExportFormat::Geojson {
+            "This file is NOT encrypted. It holds the slide's annotations in plain text: \
+             outlines, classes and codes, comments, measurements and the slide file's \
+             SHA-256. Save it only where protected health information may be kept."
+        } else {
             "This file is NOT encrypted. It holds the labels and measurements in plain text, \
              with the series and image UIDs; DICOM exports also carry the patient's name, ID \
              and birth date from the source images. Save it only where protected health \
-             information may be kept.",
-        );
+             information may be kept."
+        });
         ui.add_space(theme::DIALOG_GAP);
         ui.horizontal(|ui| {
             if ui.button("Choose file…").clicked() {

@@ -1,10 +1,11 @@
 //! `tessera labels export FILE --format seg|sr|nifti|geojson|csv --out PATH [--case CASE]
-//! [--reviewed-only] [--study DIR] [--with-image]` and `tessera labels import FILE PATH
-//! --format seg|geojson [--study DIR]`: the interop formats on the command line.
+//! [--reviewed-only] [--study DIR] [--slide SLIDE] [--with-image]` and `tessera labels
+//! import FILE PATH --format seg|geojson [--study DIR] [--slide SLIDE]`: the interop
+//! formats on the command line.
 //!
-//! Owns argument handling, finding the annotated series under `--study`, and the
-//! one-line summaries; the formats are [`crate::interop`]. Prints counts and paths,
-//! never labels, UIDs or patient names.
+//! Owns argument handling, finding the annotated series under `--study` (the slide by
+//! its SHA-256 for GeoJSON), and the one-line summaries; the formats are
+//! [`crate::interop`]. Prints counts and paths, never labels, UIDs or patient names.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -15,12 +16,16 @@ use anyhow::{Context, bail};
 use clap::ValueEnum;
 
 use super::project::{UserArg, unlock};
+use crate::annotate::schema::LabelClass;
+use crate::annotate::slide_objects;
 use crate::imaging::discovery::{self, Stack};
+use crate::imaging::slide::{PathChoice, Slide};
 use crate::imaging::volume::{self, LoadOptions};
 use crate::interop::nifti::{self, ImageVolume};
-use crate::interop::{self, Authoring, SourceSeries, csv, seg, sr};
+use crate::interop::{self, Authoring, SourceSeries, csv, geojson, seg, sr};
 use crate::project::audit::{Action, Outcome};
-use crate::project::model::{Annotation, ImageRef};
+use crate::project::labels::{self, AnnotationIn, LabelsDoc};
+use crate::project::model::{Annotation, ImageRef, Label};
 use crate::project::segmentations::SegmentationInfo;
 use crate::project::{Id, Session, VerifyOnOpen};
 
@@ -33,7 +38,7 @@ pub enum ExportFormat {
     Sr,
     /// NIfTI label map (.nii.gz) + ITK-SNAP label description (needs --study).
     Nifti,
-    /// QuPath GeoJSON (not yet: slide annotations are not built).
+    /// QuPath GeoJSON of one slide's annotations (µm measurements with --slide).
     Geojson,
     /// One row per measurement (HU statistics with --study).
     Csv,
@@ -44,7 +49,7 @@ pub enum ExportFormat {
 pub enum ImportFormat {
     /// A DICOM SEG (read and checked; stored once projects hold label maps).
     Seg,
-    /// QuPath GeoJSON (not yet: slide annotations are not built).
+    /// QuPath GeoJSON, as annotations of the slide --slide names (or the file says).
     Geojson,
 }
 
@@ -59,9 +64,9 @@ pub struct ExportRequest {
     pub study: Option<PathBuf>,
     pub with_image: bool,
     pub segmentation: Option<String>,
+    /// GeoJSON: the slide file (its SHA-256 picks the annotations, its MPP gives µm).
+    pub slide: Option<PathBuf>,
 }
-
-const NOT_YET_GEOJSON: &str = "not yet: QuPath GeoJSON needs slide annotations, which are not built (the whole-slide work brings them)";
 
 /// The annotated series, found under `--study`.
 struct Series {
@@ -80,9 +85,6 @@ pub fn export(req: ExportRequest, who: &UserArg) -> anyhow::Result<ExitCode> {
 
 /// Refusals that need no project: unsupported format, missing `--out` or `--study`.
 pub fn check_request(req: &ExportRequest) -> anyhow::Result<()> {
-    if req.format == ExportFormat::Geojson {
-        bail!(NOT_YET_GEOJSON);
-    }
     if req.reviewed_only {
         bail!(
             "--reviewed-only: this project has no review state yet (the review workflow is not built), so nothing is marked reviewed; leave it out to export every annotation"
@@ -111,6 +113,9 @@ pub fn export_with(s: &mut Session, req: &ExportRequest, user: &str) -> anyhow::
     let Some(out) = req.out.as_deref() else {
         bail!("--out PATH is required with --format");
     };
+    if req.format == ExportFormat::Geojson {
+        return export_geojson(s, req, out);
+    }
     let mut said = String::new();
     let all = s.annotations()?;
     let readers = readers(s)?;
@@ -316,9 +321,104 @@ pub fn export_with(s: &mut Session, req: &ExportRequest, user: &str) -> anyhow::
                 );
             }
         }
-        ExportFormat::Geojson => bail!(NOT_YET_GEOJSON),
+        ExportFormat::Geojson => return export_geojson(s, req, out),
     }
     Ok(said)
+}
+
+/// The slide file's SHA-256 and µm per level-0 pixel (when it says).
+fn slide_facts(path: &Path) -> anyhow::Result<(String, Option<[f64; 2]>)> {
+    let sha = crate::imaging::discovery::sha256_file(path)
+        .with_context(|| format!("cannot read the slide {}", path.display()))?;
+    let slide = Slide::open(path, PathChoice::OpenSlideOnly)?;
+    let info = slide.info();
+    Ok((sha, info.mpp_x.zip(info.mpp_y).map(|(x, y)| [x, y])))
+}
+
+/// `labels export --format geojson`: one slide's annotations as QuPath GeoJSON.
+fn export_geojson(s: &mut Session, req: &ExportRequest, out: &Path) -> anyhow::Result<String> {
+    let slide = req.slide.as_deref().map(slide_facts).transpose()?;
+    let case = req.case.as_deref().map(|c| c.trim().to_ascii_lowercase());
+    if let (Some((sha, _)), Some(case)) = (&slide, &case)
+        && sha != case
+    {
+        bail!("--slide is not the slide --case names (its SHA-256 differs)");
+    }
+    let mut by_slide: BTreeMap<String, Vec<Annotation>> = BTreeMap::new();
+    for a in s.annotations()? {
+        if let ImageRef::Slide { slide_sha256 } = &a.body.image {
+            by_slide
+                .entry(slide_sha256.to_ascii_lowercase())
+                .or_default()
+                .push(a);
+        }
+    }
+    let wanted = slide.as_ref().map(|(sha, _)| sha.clone()).or(case);
+    let (sha, annotations) = match wanted {
+        Some(sha) => {
+            let found = by_slide.remove(&sha).unwrap_or_default();
+            (sha, found)
+        }
+        None => match by_slide.len() {
+            0 => bail!(
+                "no slide annotations to export (GeoJSON holds whole-slide annotations; a DICOM series exports as seg, sr, nifti or csv)"
+            ),
+            1 => by_slide.pop_first().unwrap_or_default(),
+            n => bail!(
+                "the annotations are on {n} slides; choose one with --slide SLIDE or --case SLIDE_SHA256"
+            ),
+        },
+    };
+    if annotations.is_empty() {
+        bail!("no annotations on this slide to export");
+    }
+    let classes: Vec<LabelClass> = s.label_classes()?.into_iter().map(|(_, c)| c).collect();
+    let colour_of = |label: &Label| class_colour(&classes, label);
+    let mpp = slide.as_ref().and_then(|(_, mpp)| *mpp);
+    let written = geojson::write(
+        out,
+        &geojson::ExportInput {
+            annotations: &annotations,
+            slide_sha256: &sha,
+            mpp,
+            colour_of: &colour_of,
+        },
+    )?;
+    s.record(
+        Action::LabelsExport,
+        Outcome::Success,
+        Some("labels export geojson"),
+    )?;
+    let mut said = format!(
+        "wrote QuPath GeoJSON with {} features ({} areas, {} lines, {} point sets holding {} points) to {}\n",
+        written.features,
+        written.areas,
+        written.lines,
+        written.point_sets,
+        written.points,
+        out.display()
+    );
+    said.push_str(match (&slide, mpp) {
+        (Some(_), Some(_)) => "measurements in µm from the slide's microns per pixel\n",
+        (Some(_), None) => "measurements in pixels: the slide does not say its microns per pixel\n",
+        (None, _) => "measurements in pixels: give --slide SLIDE for µm\n",
+    });
+    Ok(said)
+}
+
+/// A label's colour: its schema class's (by code, else by name), else the slide
+/// screen's colour for the name.
+fn class_colour(classes: &[LabelClass], label: &Label) -> [u8; 3] {
+    let by_code = |c: &&LabelClass| {
+        c.concept.as_ref().is_some_and(|k| {
+            Some(&k.scheme) == label.scheme.as_ref() && Some(&k.value) == label.code.as_ref()
+        })
+    };
+    classes
+        .iter()
+        .find(by_code)
+        .or_else(|| classes.iter().find(|c| c.name == label.name))
+        .map_or_else(|| slide_objects::class_rgb(&label.name), |c| c.colour.0)
 }
 
 /// `labels import` with a `--format`.
@@ -327,10 +427,16 @@ pub fn import(
     path: &Path,
     format: ImportFormat,
     study: Option<&Path>,
+    slide: Option<&Path>,
     who: &UserArg,
 ) -> anyhow::Result<ExitCode> {
     match format {
-        ImportFormat::Geojson => bail!(NOT_YET_GEOJSON),
+        ImportFormat::Geojson => {
+            let mut session = unlock(file, who, VerifyOnOpen::Yes)?;
+            let said = import_geojson(&mut session, path, slide)?;
+            print!("{said}");
+            Ok(ExitCode::SUCCESS)
+        }
         ImportFormat::Seg => {
             // Check the project opens for this user before reading anything else.
             let mut session = unlock(file, who, VerifyOnOpen::Yes)?;
@@ -398,6 +504,123 @@ pub fn import(
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `labels import --format geojson`: the file's objects as annotations of the slide
+/// (`--slide`, else the one the file names), one event each by the acting user, in one
+/// transaction. Returns what it did, in lines of counts.
+pub fn import_geojson(
+    s: &mut Session,
+    path: &Path,
+    slide: Option<&Path>,
+) -> anyhow::Result<String> {
+    use std::fmt::Write as _;
+    let mut read = geojson::read(path)?;
+    let given = slide
+        .map(|p| {
+            crate::imaging::discovery::sha256_file(p)
+                .with_context(|| format!("cannot read the slide {}", p.display()))
+        })
+        .transpose()?;
+    let mut said = String::new();
+    let sha = match (given, &read.slide_sha256) {
+        (Some(given), named) => {
+            if named.as_ref().is_some_and(|n| *n != given) {
+                said.push_str(
+                    "the file was exported from another slide; stored on --slide as asked\n",
+                );
+            }
+            given
+        }
+        (None, Some(named)) => named.clone(),
+        (None, None) => bail!(
+            "--slide SLIDE is required: this GeoJSON does not say which slide it belongs to (QuPath's files never do)"
+        ),
+    };
+    let classes: Vec<LabelClass> = s.label_classes()?.into_iter().map(|(_, c)| c).collect();
+    let bound = geojson::bind_classes(&mut read.objects, &classes);
+    let image = ImageRef::Slide { slide_sha256: sha };
+    // An id already used on another image (the same file on a second slide) gets a new one.
+    let elsewhere: HashMap<Id, ImageRef> = s
+        .annotations()?
+        .into_iter()
+        .filter(|a| a.body.image != image)
+        .map(|a| (a.id, a.body.image))
+        .collect();
+    let mut moved = 0;
+    let mut annotations = Vec::with_capacity(read.objects.len());
+    for o in &read.objects {
+        let id = if elsewhere.contains_key(&o.id) {
+            moved += 1;
+            Id::random()?
+        } else {
+            o.id
+        };
+        annotations.push(AnnotationIn {
+            id: Some(id),
+            body: o.body(image.clone()),
+        });
+    }
+    let doc = LabelsDoc {
+        format: labels::FORMAT.to_owned(),
+        version: labels::VERSION,
+        annotations,
+    };
+    let edits = s.import_labels(&doc, "labels import geojson")?;
+    let parts: Vec<String> = [
+        (read.annotations, "annotations".to_owned()),
+        (read.detections, "detections".to_owned()),
+        (
+            read.points,
+            format!("points from {} point sets", read.point_sets),
+        ),
+        (
+            read.parts,
+            format!("parts of {} multi-polygons", read.multi_polygons),
+        ),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}"))
+    .collect();
+    let _ = writeln!(
+        said,
+        "imported {} objects from {} features as {edits} edits{}",
+        read.objects.len(),
+        read.features,
+        if parts.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", parts.join(", "))
+        }
+    );
+    if bound > 0 {
+        let _ = writeln!(
+            said,
+            "{bound} objects took the code of the project's class of their name"
+        );
+    }
+    let left_out = [
+        (read.holes_left_out, "holes (Tessera's polygons have none)"),
+        (
+            read.polylines_left_out,
+            "open polylines (Tessera has no open polyline)",
+        ),
+        (read.objects_left_out, "tiles, TMA cores or root objects"),
+    ];
+    for (n, what) in left_out {
+        if n > 0 {
+            let _ = writeln!(said, "left out {n} {what}");
+        }
+    }
+    if read.new_ids + moved > 0 {
+        let _ = writeln!(
+            said,
+            "{} objects got a new id (repeated in the file, or used on another image)",
+            read.new_ids + moved
+        );
+    }
+    Ok(said)
 }
 
 fn series_uid(a: &Annotation) -> Option<&str> {

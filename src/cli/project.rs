@@ -126,8 +126,8 @@ pub enum UserCommand {
 #[derive(Debug, Subcommand)]
 pub enum LabelsCommand {
     /// Import annotations from a labels JSON file (docs/labels-json.md); each becomes an
-    /// event. With --format: a DICOM SEG (read and checked; stored once projects hold
-    /// label maps) or QuPath GeoJSON (not yet).
+    /// event. With --format: a DICOM SEG (stored as a segmentation of its series) or
+    /// QuPath GeoJSON (annotations of a slide).
     Import {
         file: PathBuf,
         /// The labels JSON file, or the file of --format.
@@ -138,11 +138,15 @@ pub enum LabelsCommand {
         /// The DICOM folder of the SEG's source series (aligns it voxel for voxel).
         #[arg(long, value_name = "DIR")]
         study: Option<PathBuf>,
+        /// geojson: the slide the annotations belong to (default: the one a Tessera
+        /// export names; QuPath's files name none).
+        #[arg(long, value_name = "SLIDE")]
+        slide: Option<PathBuf>,
         #[command(flatten)]
         who: UserArg,
     },
     /// Print the current annotations (decrypted) as labels JSON, or write them with
-    /// --format as DICOM SEG, DICOM SR (TID 1500), NIfTI, CSV (GeoJSON: not yet).
+    /// --format as DICOM SEG, DICOM SR (TID 1500), NIfTI, QuPath GeoJSON, CSV.
     Export {
         file: PathBuf,
         #[arg(long, value_enum)]
@@ -150,8 +154,8 @@ pub enum LabelsCommand {
         /// The file to write (required with --format; labels JSON: default stdout).
         #[arg(long, value_name = "PATH")]
         out: Option<PathBuf>,
-        /// Only annotations of this case: a StudyInstanceUID (with --study) or a
-        /// SeriesInstanceUID.
+        /// Only annotations of this case: a StudyInstanceUID (with --study), a
+        /// SeriesInstanceUID, or (geojson) a slide's SHA-256.
         #[arg(long, value_name = "CASE")]
         case: Option<String>,
         /// Only reviewed annotations (refused while projects have no review state).
@@ -160,6 +164,10 @@ pub enum LabelsCommand {
         /// The DICOM folder holding the annotated series (seg, sr, nifti; csv for HU).
         #[arg(long, value_name = "DIR")]
         study: Option<PathBuf>,
+        /// geojson: the annotated slide file (picks its annotations by SHA-256; its
+        /// microns per pixel give measurements in µm).
+        #[arg(long, value_name = "SLIDE")]
+        slide: Option<PathBuf>,
         /// nifti: also write the source image volume (FILE_image.nii.gz).
         #[arg(long)]
         with_image: bool,
@@ -403,8 +411,18 @@ pub fn run_labels(cmd: LabelsCommand) -> anyhow::Result<ExitCode> {
             json,
             format: Some(format),
             study,
+            slide,
             who,
-        } => return labels_io::import(&file, &json, format, study.as_deref(), &who),
+        } => {
+            return labels_io::import(
+                &file,
+                &json,
+                format,
+                study.as_deref(),
+                slide.as_deref(),
+                &who,
+            );
+        }
         LabelsCommand::Export {
             file,
             format: Some(format),
@@ -414,6 +432,7 @@ pub fn run_labels(cmd: LabelsCommand) -> anyhow::Result<ExitCode> {
             study,
             with_image,
             segmentation,
+            slide,
             who,
         } => {
             let request = labels_io::ExportRequest {
@@ -425,6 +444,7 @@ pub fn run_labels(cmd: LabelsCommand) -> anyhow::Result<ExitCode> {
                 study,
                 with_image,
                 segmentation,
+                slide,
             };
             return labels_io::export(request, &who);
         }

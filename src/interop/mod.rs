@@ -1,6 +1,7 @@
 //! Getting labels out of Tessera (and back in) in the formats other tools read:
 //! NIfTI label maps ([`nifti`]), DICOM Segmentation ([`seg`]), DICOM SR TID 1500
-//! measurement reports ([`sr`]) and CSV tables ([`csv`]).
+//! measurement reports ([`sr`]), CSV tables ([`csv`]) and QuPath GeoJSON of slide
+//! annotations ([`geojson`]).
 //!
 //! Owns the exchange types every writer shares: [`LabelVolume`] (a label map on a
 //! [`VolumeGrid`], one byte per voxel, 0 = background), [`SegmentInfo`] with its
@@ -14,6 +15,7 @@
 
 pub mod csv;
 mod dicom;
+pub mod geojson;
 pub mod nifti;
 mod placement;
 mod rasterise;

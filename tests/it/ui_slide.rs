@@ -357,3 +357,81 @@ fn slide_annotations_are_drawn_measured_undone_and_kept() -> Result<(), Box<dyn 
     assert_eq!(points, 3);
     Ok(())
 }
+
+#[test]
+fn slide_annotations_export_as_qupath_geojson_from_the_window()
+-> Result<(), Box<dyn std::error::Error>> {
+    use tessera::app::Command;
+    use tessera::app::sync_jobs::SyncTask;
+    use tessera::cli::labels_io::ExportFormat;
+    use tessera::project::Id;
+    use tessera::project::model::{Annotation, AnnotationBody, Edit, Kind, Label};
+    let dir = tempfile::tempdir()?;
+    let slide = dir.path().join("slide.svs");
+    write_slide(&slide, &SynthOptions::small(3000, 2000))?;
+    let sha = tessera::imaging::discovery::sha256_file(&slide)?;
+    let project = dir.path().join("p.tessera");
+    let (mut session, _) = Project::create(&project, "alice", b"pw-a", TINY)?;
+    for (kind, points) in [
+        (Kind::Rectangle, vec![[100.0, 100.0], [500.0, 300.0]]),
+        (Kind::Point, vec![[700.0, 700.0]]),
+        (Kind::Point, vec![[720.0, 690.0]]),
+    ] {
+        session.commit_edit(Edit::Create {
+            annotation: Annotation {
+                id: Id::random()?,
+                body: AnnotationBody {
+                    image: ImageRef::Slide {
+                        slide_sha256: sha.clone(),
+                    },
+                    kind,
+                    points,
+                    label: Label {
+                        name: "Tumour".into(),
+                        scheme: None,
+                        code: None,
+                        meaning: None,
+                    },
+                    comment: None,
+                },
+            },
+        })?;
+    }
+    let mut harness = slide_app(&slide);
+    harness.state_mut().open_project(session, project.clone());
+    fingerprinted(&mut harness);
+    assert_eq!(slide_objects(&harness), 3);
+
+    // The button asks first: the file will be plaintext.
+    harness.get_by_label("Export QuPath GeoJSON…").click();
+    harness.run();
+    harness.get_by_label_contains("NOT encrypted");
+    harness.get_by_label("Cancel").click();
+    harness.run();
+
+    // After the file dialog: the open slide's annotations, with its file for µm.
+    let out = dir.path().join("slide.geojson");
+    let request = harness
+        .state()
+        .export_request(ExportFormat::Geojson, out.clone());
+    assert_eq!(request.case.as_deref(), Some(sha.as_str()));
+    assert_eq!(request.slide.as_deref(), Some(slide.as_path()));
+    let ctx = harness.ctx.clone();
+    harness.state_mut().apply(
+        &ctx,
+        Command::StartSync(SyncTask::ExportLabels(Box::new(request))),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while harness.state().sync_busy() {
+        assert!(Instant::now() < deadline, "no export within 60 s");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    harness.run();
+    harness.get_by_label_contains("wrote QuPath GeoJSON with 2 features");
+    let read = tessera::interop::geojson::read(&out)?;
+    assert_eq!(read.objects.len(), 3);
+    assert_eq!(read.slide_sha256.as_deref(), Some(sha.as_str()));
+    assert!(std::fs::read_to_string(&out)?.contains("\"Area µm^2\""));
+    Ok(())
+}

@@ -1,7 +1,7 @@
 //! The end-to-end check through the command line: the demo study (small
 //! geometry) with a lesion outlined on every slice it crosses and a few rulers, each
 //! export written by `tessera labels export`, each checked by its validator, and the
-//! refusals (GeoJSON, --reviewed-only, SEG import into a project) as one-line errors.
+//! refusals (GeoJSON of a study, --reviewed-only, SEG without --study) as one-line errors.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,7 +13,7 @@ use tessera::project::model::Kind;
 use super::sr::{coded, on_slice};
 use super::{assert_dciodvfy_clean, python, run_python, skip, stack};
 
-fn tessera(args: &[&str]) -> (i32, String, String) {
+pub(super) fn tessera(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
         .args(args)
         .env("TESSERA_PASSPHRASE", "correct horse")
@@ -28,7 +28,7 @@ fn tessera(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-fn s(p: &Path) -> &str {
+pub(super) fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
@@ -187,7 +187,7 @@ fn demo_study_exports_pass_their_validators() {
                 "--out",
                 "x.geojson",
             ],
-            "not yet",
+            "no slide annotations",
         ),
         (
             vec![
@@ -223,7 +223,7 @@ fn demo_study_exports_pass_their_validators() {
                 "--format",
                 "geojson",
             ],
-            "not yet",
+            "not GeoJSON",
         ),
         (
             vec![

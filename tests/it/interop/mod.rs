@@ -1,9 +1,11 @@
 //! Exports checked against the field's own readers: NIfTI (nibabel), DICOM SEG and SR
-//! (dciodvfy from dicom3tools, highdicom), CSV. Each test builds its own synthetic
+//! (dciodvfy from dicom3tools, highdicom), CSV; QuPath GeoJSON against QuPath's documented
+//! shape (a hand-written sample). Each test builds its own synthetic
 //! DICOM series. A test that needs an external validator prints why it skips that
 //! part when the validator is absent (`scripts/setup.sh` installs them), never fakes it.
 
 mod cli;
+mod geojson;
 mod nifti;
 mod seg;
 mod sr;
