@@ -24,6 +24,7 @@ use crate::imaging::volume::{self, LoadOptions};
 use crate::interop::nifti::{self, ImageVolume};
 use crate::interop::{self, Authoring, SourceSeries, csv, geojson, seg, sr};
 use crate::project::audit::{Action, Outcome};
+use crate::project::cases::{Status, case_of};
 use crate::project::labels::{self, AnnotationIn, LabelsDoc};
 use crate::project::model::{Annotation, ImageRef, Label};
 use crate::project::segmentations::SegmentationInfo;
@@ -85,11 +86,6 @@ pub fn export(req: ExportRequest, who: &UserArg) -> anyhow::Result<ExitCode> {
 
 /// Refusals that need no project: unsupported format, missing `--out` or `--study`.
 pub fn check_request(req: &ExportRequest) -> anyhow::Result<()> {
-    if req.reviewed_only {
-        bail!(
-            "--reviewed-only: this project has no review state yet (the review workflow is not built), so nothing is marked reviewed; leave it out to export every annotation"
-        );
-    }
     if req.out.is_none() {
         bail!("--out PATH is required with --format");
     }
@@ -117,9 +113,16 @@ pub fn export_with(s: &mut Session, req: &ExportRequest, user: &str) -> anyhow::
         return export_geojson(s, req, out);
     }
     let mut said = String::new();
-    let all = s.annotations()?;
+    let cases = s.cases()?;
+    let status_of = |image: &ImageRef| cases.get(&case_of(image)).map(|c| c.status);
+    // --reviewed-only: what sits in approved or adjudicated cases.
+    let keep =
+        |image: &ImageRef| !req.reviewed_only || status_of(image).is_some_and(Status::is_reviewed);
+    let mut all = s.annotations()?;
+    all.retain(|a| keep(&a.body.image));
     let readers = readers(s)?;
-    let segmentations = s.segmentations()?;
+    let mut segmentations = s.segmentations()?;
+    segmentations.retain(|i| keep(&i.image));
     let seg_series = |i: &SegmentationInfo| match &i.image {
         ImageRef::Dicom { series_uid, .. } => Some(series_uid.clone()),
         ImageRef::Slide { .. } => None,
@@ -182,9 +185,14 @@ pub fn export_with(s: &mut Session, req: &ExportRequest, user: &str) -> anyhow::
         matches!(req.format, ExportFormat::Seg | ExportFormat::Nifti) && !selected_segs.is_empty();
     if selected.is_empty() && !use_stored {
         bail!(
-            "no annotations to export{}",
+            "no annotations to export{}{}",
             if req.case.is_some() {
                 " for this --case"
+            } else {
+                ""
+            },
+            if req.reviewed_only {
+                " in approved or adjudicated cases (--reviewed-only)"
             } else {
                 ""
             }
@@ -213,7 +221,7 @@ pub fn export_with(s: &mut Session, req: &ExportRequest, user: &str) -> anyhow::
                     case: &case,
                     study_uid: &study,
                     reader: readers.get(&a.id).map_or("", String::as_str),
-                    status: "unreviewed",
+                    status: status_of(&a.body.image).map_or("no case", Status::as_str),
                 };
                 rows.extend(csv::annotation_rows(
                     a,
@@ -345,7 +353,15 @@ fn export_geojson(s: &mut Session, req: &ExportRequest, out: &Path) -> anyhow::R
         bail!("--slide is not the slide --case names (its SHA-256 differs)");
     }
     let mut by_slide: BTreeMap<String, Vec<Annotation>> = BTreeMap::new();
+    let cases = s.cases()?;
     for a in s.annotations()? {
+        if req.reviewed_only
+            && !cases
+                .get(&case_of(&a.body.image))
+                .is_some_and(|c| c.status.is_reviewed())
+        {
+            continue;
+        }
         if let ImageRef::Slide { slide_sha256 } = &a.body.image {
             by_slide
                 .entry(slide_sha256.to_ascii_lowercase())

@@ -380,6 +380,65 @@ fn case_cli(path: &Path, user: &str, cmd: &str, rest: &[&str]) -> (i32, String, 
     )
 }
 
+/// `labels export --reviewed-only` holds only approved or adjudicated cases; the CSV's
+/// status column says each case's status.
+#[test]
+fn reviewed_only_exports_hold_only_decided_cases() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = project(dir.path());
+    let other = "1.2.826.0.1.3680043.8.498.7777";
+    let mut elsewhere = finding("Cyst", 3.0);
+    if let ImageRef::Dicom {
+        series_uid,
+        sop_uid,
+        ..
+    } = &mut elsewhere.body.image
+    {
+        *series_uid = other.into();
+        *sop_uid = Some(format!("{other}.1"));
+    }
+    let mut bob = open(&path, "bob");
+    for a in [finding("Lesion", 1.0), elsewhere] {
+        bob.commit_edit(Edit::Create { annotation: a }).unwrap();
+    }
+    bob.case_act(&case(), CaseAction::Submit).unwrap();
+    bob.case_act(&case_from_name(other), CaseAction::Submit)
+        .unwrap();
+    drop(bob);
+    let csv = dir.path().join("reviewed.csv");
+    let export = |user: &str| {
+        Command::new(BIN)
+            .args(["labels", "export"])
+            .arg(&path)
+            .args(["--format", "csv", "--reviewed-only", "--out"])
+            .arg(&csv)
+            .env("TESSERA_USER", user)
+            .env("TESSERA_PASSPHRASE", pw(user))
+            .output()
+            .unwrap()
+    };
+    let out = export("rita");
+    assert_eq!(out.status.code(), Some(1), "nothing is reviewed yet");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("approved or adjudicated"));
+    open(&path, "rita")
+        .case_act(&case(), CaseAction::Approve { note: None })
+        .unwrap();
+    let out = export("rita");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let rows: Vec<&str> = text.lines().skip(1).collect();
+    assert!(!rows.is_empty());
+    assert!(rows.iter().all(|r| r.contains(",approved,")), "{text}");
+    assert!(
+        !text.contains("Cyst"),
+        "the submitted, unreviewed case stays out: {text}"
+    );
+}
+
 #[test]
 fn the_case_commands() {
     let dir = tempfile::tempdir().unwrap();

@@ -165,10 +165,7 @@ fn demo_study_exports_pass_their_validators() {
     let ruler_row = csv.lines().find(|l| l.contains(",ruler,")).unwrap();
     let length: f64 = ruler_row.split(',').nth(16).unwrap().parse().unwrap();
     assert!((length - 2.0 * half * px).abs() < 1e-6, "{ruler_row}");
-    assert!(
-        ruler_row.contains(",alice,unreviewed,length,"),
-        "{ruler_row}"
-    );
+    assert!(ruler_row.contains(",alice,no case,length,"), "{ruler_row}");
     assert_eq!(
         csv.lines().filter(|l| l.contains(",ellipse,")).count(),
         painted * 5,
@@ -200,7 +197,7 @@ fn demo_study_exports_pass_their_validators() {
                 "x.csv",
                 "--reviewed-only",
             ],
-            "no review state",
+            "approved or adjudicated cases",
         ),
         (
             vec![
