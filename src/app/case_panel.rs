@@ -161,7 +161,19 @@ fn status_colour(s: Status) -> Color32 {
 }
 
 /// The window's contents.
-pub fn cases_ui(ui: &mut Ui, view: &CasesView, state: &mut CasePanelState) -> Vec<Command> {
+/// The merge's conflicts on the series on screen (`series`: its browser index), listed
+/// with the case of that series.
+pub struct OnScreen<'a> {
+    pub series: Option<usize>,
+    pub conflicts: &'a [String],
+}
+
+pub fn cases_ui(
+    ui: &mut Ui,
+    view: &CasesView,
+    state: &mut CasePanelState,
+    on_screen: &OnScreen<'_>,
+) -> Vec<Command> {
     let mut out = Vec::new();
     let mut cmd = |c: CaseUi| out.push(Command::Case(c));
     ui.horizontal_wrapped(|ui| {
@@ -213,7 +225,7 @@ pub fn cases_ui(ui: &mut Ui, view: &CasesView, state: &mut CasePanelState) -> Ve
     };
     let row = &view.rows[i];
     ui.separator();
-    case_detail_ui(ui, view, state, i, row, &mut cmd);
+    case_detail_ui(ui, view, state, i, row, on_screen, &mut cmd);
     out
 }
 
@@ -223,6 +235,7 @@ fn case_detail_ui(
     state: &mut CasePanelState,
     i: usize,
     row: &CaseRow,
+    on_screen: &OnScreen<'_>,
     cmd: &mut impl FnMut(CaseUi),
 ) {
     ui.label(RichText::new(&row.title).strong());
@@ -291,6 +304,12 @@ fn case_detail_ui(
             }
         });
         disagreements_ui(ui, view, row);
+    }
+    // Concurrent edits the merge kept apart (sync bundles), on this series.
+    if !me_blinded && row.series_index.is_some() && row.series_index == on_screen.series {
+        for line in on_screen.conflicts {
+            ui.label(RichText::new(format!("Conflict: {line}")).color(theme::ORIENTATION_TEXT));
+        }
     }
     ui.separator();
     ui.label(RichText::new("Comments").strong());

@@ -1322,7 +1322,28 @@ impl eframe::App for TesseraApp {
                 .collapsible(false)
                 .default_width(560.0)
                 .show(ui.ctx(), |ui| {
-                    commands.extend(case_panel::cases_ui(ui, &self.cases, &mut self.case_panel));
+                    let shown: std::collections::HashSet<_> = self
+                        .annotations
+                        .shown
+                        .iter()
+                        .map(|s| s.annotation.id)
+                        .collect();
+                    let conflicts: Vec<String> = self
+                        .conflicts
+                        .iter()
+                        .filter(|c| shown.contains(&c.annotation))
+                        .map(crate::project::ConflictItem::line)
+                        .collect();
+                    let on_screen = case_panel::OnScreen {
+                        series: self.selected,
+                        conflicts: &conflicts,
+                    };
+                    commands.extend(case_panel::cases_ui(
+                        ui,
+                        &self.cases,
+                        &mut self.case_panel,
+                        &on_screen,
+                    ));
                 });
             if !open {
                 commands.push(Command::SetShowCases(false));

@@ -320,6 +320,20 @@ pub fn to_html(r: &AgreementReport, project: &str) -> String {
         }
         h.push_str("</table>");
     }
+    if !r.multi_reader.is_empty() {
+        h.push_str("<h2>Three or more readers</h2><table><tr><th>series</th><th>readers</th><th>findings all marked</th><th>Fleiss' κ</th></tr>");
+        for m in &r.multi_reader {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&m.series),
+                esc(&m.readers.join(", ")),
+                m.subjects,
+                m.fleiss_kappa.map_or("–".into(), |k| format!("{k:.3}")),
+            );
+        }
+        h.push_str("</table>");
+    }
     cases_html(&mut h, &r.cases);
     let _ = write!(
         h,

@@ -11,7 +11,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::agreement::{Mask, cohen_kappa, match_findings, overlap, surface_distance};
+use super::agreement::{
+    Mask, cohen_kappa, fleiss_kappa, match_findings, overlap, surface_distance,
+};
 use crate::annotate::labelmap::LabelMap;
 use crate::annotate::segmentation::Segment;
 use crate::project::model::{Annotation, ImageRef};
@@ -52,6 +54,19 @@ pub struct FindingAgreement {
     pub kappa: Option<f64>,
     pub categories: Vec<String>,
     pub confusion: Vec<Vec<u64>>,
+}
+
+/// Three or more readers' findings on a series: the findings every reader marked (matched
+/// to the first reader's within the distance), and Fleiss' κ on their codes.
+#[derive(Clone, Debug, Serialize)]
+pub struct MultiReaderAgreement {
+    pub series: String,
+    pub readers: Vec<String>,
+    /// Findings every reader marked.
+    pub subjects: usize,
+    /// `None` without subjects or when every rating is one category.
+    pub fleiss_kappa: Option<f64>,
+    pub categories: Vec<String>,
 }
 
 /// What each reader contributed.
@@ -96,9 +111,81 @@ pub struct AgreementReport {
     pub series_compared: usize,
     pub segmentations: Vec<SegmentationAgreement>,
     pub findings: Vec<FindingAgreement>,
+    /// Series read by three or more readers.
+    pub multi_reader: Vec<MultiReaderAgreement>,
     /// Findings left out of matching: no position in patient space (no provenance).
     pub unplaced_findings: usize,
     pub cases: CaseSummary,
+}
+
+/// Fleiss' κ per series read by three or more readers: a subject is a finding of the
+/// first reader (by name) that every other reader matched one to one.
+fn multi_reader_agreement(
+    by_series: &BTreeMap<String, BTreeMap<String, Vec<&Annotation>>>,
+) -> Vec<MultiReaderAgreement> {
+    let mut out = Vec::new();
+    for (uid, readers) in by_series {
+        if readers.len() < 3 {
+            continue;
+        }
+        let names: Vec<&String> = readers.keys().collect();
+        let anchor = &readers[names[0]];
+        let pa: Vec<Option<[f64; 3]>> = anchor.iter().map(|a| position_mm(a)).collect();
+        // For each anchor finding, each reader's category (None: not matched).
+        let mut ratings: Vec<Vec<Option<String>>> =
+            vec![vec![Some(String::new()); names.len()]; anchor.len()];
+        for (k, a) in anchor.iter().enumerate() {
+            ratings[k][0] = Some(category(a));
+        }
+        for (r, name) in names.iter().enumerate().skip(1) {
+            let other = &readers[*name];
+            let pb: Vec<Option<[f64; 3]>> = other.iter().map(|a| position_mm(a)).collect();
+            let m = match_findings(anchor.len(), other.len(), MATCH_DISTANCE_MM, |x, y| match (
+                pa[x], pb[y],
+            ) {
+                (Some(p), Some(q)) => (0..3).map(|c| (p[c] - q[c]).powi(2)).sum::<f64>().sqrt(),
+                _ => f64::INFINITY,
+            });
+            for row in ratings.iter_mut() {
+                row[r] = None;
+            }
+            for (x, y) in m.pairs {
+                ratings[x][r] = Some(category(other[y]));
+            }
+        }
+        let subjects: Vec<Vec<String>> = ratings
+            .into_iter()
+            .filter_map(|row| row.into_iter().collect::<Option<Vec<String>>>())
+            .collect();
+        let categories: Vec<String> = subjects
+            .iter()
+            .flatten()
+            .cloned()
+            .collect::<BTreeSet<String>>()
+            .into_iter()
+            .collect();
+        let table: Vec<Vec<u64>> = subjects
+            .iter()
+            .map(|row| {
+                categories
+                    .iter()
+                    .map(|c| row.iter().filter(|x| *x == c).count() as u64)
+                    .collect()
+            })
+            .collect();
+        out.push(MultiReaderAgreement {
+            series: series_name(uid),
+            readers: names.iter().map(|n| (*n).clone()).collect(),
+            subjects: subjects.len(),
+            fleiss_kappa: if table.is_empty() {
+                None
+            } else {
+                fleiss_kappa(&table)
+            },
+            categories,
+        });
+    }
+    out
 }
 
 /// The case rows, status counts and turnaround times.
@@ -426,8 +513,10 @@ pub fn agreement_report(session: &mut Session) -> Result<AgreementReport, Projec
         kx.total_cmp(&ky)
     });
     let cases = case_summary(session)?;
+    let multi_reader = multi_reader_agreement(&by_series);
     Ok(AgreementReport {
         cases,
+        multi_reader,
         readers: summary
             .into_iter()
             .map(|(reader, (annotations, segmentations))| ReaderSummary {

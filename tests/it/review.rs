@@ -180,3 +180,57 @@ fn two_readers_are_compared_per_class_and_per_finding() {
         assert!(!text.contains(SERIES), "a UID leaked into the report");
     }
 }
+
+/// Three readers: findings every reader marked are rated by all three, and Fleiss' κ on
+/// their codes is the textbook value for that table.
+#[test]
+fn three_readers_get_fleiss_kappa_on_the_findings_all_marked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("qa3.tessera");
+    let (mut alice, _) = Project::create(&path, "alice", b"pw-alice", TINY).unwrap();
+    for u in ["bob", "carol"] {
+        alice
+            .add_user(u, Role::Annotator, format!("pw-{u}").as_bytes(), TINY)
+            .unwrap();
+    }
+    // Four sites; alice, bob and carol rate each (carol misses the fourth).
+    let sites = [
+        [10.0, 10.0, 5.0],
+        [40.0, 40.0, 5.0],
+        [20.0, 50.0, 9.0],
+        [55.0, 12.0, 20.0],
+    ];
+    let codes = |who: &str| -> Vec<(&'static str, &'static str)> {
+        let l = ("Lesion", "52988006");
+        let n = ("Nodule", "27925004");
+        match who {
+            "alice" => vec![l, l, n, n],
+            "bob" => vec![l, n, n, l],
+            _ => vec![l, l, n],
+        }
+    };
+    drop(alice);
+    for who in ["alice", "bob", "carol"] {
+        let mut s = Project::open(&path)
+            .unwrap()
+            .unlock(who, format!("pw-{who}").as_bytes(), VerifyOnOpen::Yes)
+            .unwrap();
+        for (site, (name, code)) in sites.iter().zip(codes(who)) {
+            point(&mut s, name, code, *site);
+        }
+        drop(s);
+    }
+    let mut s = Project::open(&path)
+        .unwrap()
+        .unlock("alice", b"pw-alice", VerifyOnOpen::Yes)
+        .unwrap();
+    let r = tessera::review::report::agreement_report(&mut s).unwrap();
+    assert_eq!(r.multi_reader.len(), 1);
+    let m = &r.multi_reader[0];
+    assert_eq!(m.readers, ["alice", "bob", "carol"]);
+    assert_eq!(m.subjects, 3, "carol missed the fourth site");
+    // Subjects: (L,L,L), (L,N,L), (N,N,N): P̄ = (1 + 1/3 + 1)/3 = 7/9; p_L = 5/9,
+    // p_N = 4/9, P̄e = 41/81; κ = (7/9 − 41/81) / (1 − 41/81) = 22/40 = 0.55.
+    let k = m.fleiss_kappa.unwrap();
+    assert!((k - 0.55).abs() < 1e-9, "Fleiss {k}");
+}
