@@ -20,6 +20,8 @@ pub struct ProjectLine<'a> {
     pub conflicts: usize,
     /// Cases waiting in the user's queues.
     pub cases_waiting: usize,
+    /// Exports hold only approved or adjudicated cases.
+    pub reviewed_only: bool,
     /// Two readers are shown side by side.
     pub comparing: bool,
 }
@@ -102,6 +104,15 @@ pub fn annotation_panel_ui(
                 if ui.button(name).clicked() {
                     commands.push(Command::ExportLabelsDialog(format));
                 }
+            }
+            ui.separator();
+            let mut reviewed = project.reviewed_only;
+            if ui
+                .checkbox(&mut reviewed, "Reviewed cases only")
+                .on_hover_text("Only annotations of approved or adjudicated cases")
+                .changed()
+            {
+                commands.push(Command::SetExportReviewedOnly(reviewed));
             }
         });
         let text = format!("Conflicts ({})", project.conflicts);

@@ -58,6 +58,15 @@ impl TesseraApp {
                 let Some(case) = self.cases.rows.get(row).map(|r| r.case.clone()) else {
                     return;
                 };
+                let action = match action {
+                    CaseAction::Adjudicate { answer, consensus } if consensus.is_empty() => {
+                        CaseAction::Adjudicate {
+                            answer,
+                            consensus: self.consensus_of(row),
+                        }
+                    }
+                    other => other,
+                };
                 let clears = matches!(
                     action,
                     CaseAction::Comment { .. }
@@ -96,6 +105,39 @@ impl TesseraApp {
             }
             CaseUi::MeasureAgreement => self.apply(ctx, Command::StartSync(SyncTask::Agreement)),
         }
+    }
+
+    /// The senior's annotations on the case's series (shown now) as the consensus, each
+    /// made from the readers' annotations of the same kind on the same slice.
+    fn consensus_of(&self, row: usize) -> Vec<crate::project::cases::Consensus> {
+        let (Some(me), Some(case)) = (self.cases.me, self.cases.rows.get(row)) else {
+            return Vec::new();
+        };
+        let ImageRef::Dicom { series_uid, .. } = &case.case else {
+            return Vec::new();
+        };
+        if self.annotations.series_uid.as_ref() != Some(series_uid) {
+            return Vec::new();
+        }
+        let readers: Vec<_> = case.readers.iter().map(|(id, _)| *id).collect();
+        let by = |s: &super::annotations::Shown| self.annotations.authors.get(&s.annotation.id);
+        let shown = &self.annotations.shown;
+        shown
+            .iter()
+            .filter(|s| by(s) == Some(&me))
+            .map(|mine| crate::project::cases::Consensus {
+                annotation: mine.annotation.id,
+                from: shown
+                    .iter()
+                    .filter(|o| {
+                        by(o).is_some_and(|a| readers.contains(a))
+                            && o.key == mine.key
+                            && o.annotation.body.kind == mine.annotation.body.kind
+                    })
+                    .map(|o| o.annotation.id)
+                    .collect(),
+            })
+            .collect()
     }
 
     /// One workflow step; `true` when it was committed. A refusal is one status line.
@@ -192,9 +234,12 @@ impl TesseraApp {
                             .iter()
                             .map(|m| {
                                 let s = (m.time_ms / 1000).rem_euclid(86_400);
+                                let about = m.annotation.map_or_else(String::new, |id| {
+                                    format!(" · about annotation {}", id.short())
+                                });
                                 (
                                     name(&m.author),
-                                    format!("{:02}:{:02} UTC", s / 3600, s / 60 % 60),
+                                    format!("{:02}:{:02} UTC{about}", s / 3600, s / 60 % 60),
                                     m.text.clone(),
                                 )
                             })

@@ -114,6 +114,7 @@ impl TesseraApp {
                     );
                 }
             }
+            Command::SetExportReviewedOnly(on) => self.export_reviewed_only = on,
             Command::EditSharedFile => {
                 if let Some(p) = &mut self.project {
                     p.read_only = false;
@@ -207,7 +208,7 @@ impl TesseraApp {
                 format,
                 out: Some(out),
                 case: slide.annotations().and_then(|a| a.sha256.clone()),
-                reviewed_only: false,
+                reviewed_only: self.export_reviewed_only,
                 study: None,
                 with_image: false,
                 segmentation: None,
@@ -227,7 +228,7 @@ impl TesseraApp {
                 .selected
                 .and_then(|i| self.series.get(i))
                 .map(|e| e.info.series_uid.clone()),
-            reviewed_only: false,
+            reviewed_only: self.export_reviewed_only,
             study,
             with_image: false,
             segmentation: self

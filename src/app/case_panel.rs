@@ -36,7 +36,7 @@ pub struct CaseRow {
     pub answer: Option<String>,
     pub reject_reason: Option<String>,
     pub second_read: bool,
-    /// (author, "HH:MM", text)
+    /// (author, "HH:MM UTC" and what it is about, text)
     pub comments: Vec<(String, String, String)>,
 }
 
@@ -130,6 +130,8 @@ pub struct CasePanelState {
     pub senior: Option<Id>,
     pub assign: BTreeSet<Id>,
     pub blinded: bool,
+    /// The comment is about the annotation selected on screen.
+    pub on_selected: bool,
 }
 
 /// What the window asks for.
@@ -166,6 +168,8 @@ fn status_colour(s: Status) -> Color32 {
 pub struct OnScreen<'a> {
     pub series: Option<usize>,
     pub conflicts: &'a [String],
+    /// The annotation selected on screen (id, label): a comment may be about it.
+    pub selected: Option<(Id, &'a str)>,
 }
 
 pub fn cases_ui(
@@ -329,6 +333,15 @@ fn case_detail_ui(
                 ui.label(text);
             }
         });
+    let about = on_screen
+        .selected
+        .filter(|_| row.series_index.is_some() && row.series_index == on_screen.series);
+    if let Some((_, label)) = about {
+        ui.checkbox(
+            &mut state.on_selected,
+            format!("About the selected {label}"),
+        );
+    }
     ui.horizontal(|ui| {
         ui.add(
             egui::TextEdit::singleline(&mut state.comment)
@@ -346,7 +359,7 @@ fn case_detail_ui(
             cmd(CaseUi::Act {
                 row: i,
                 action: CaseAction::Comment {
-                    annotation: None,
+                    annotation: about.filter(|_| state.on_selected).map(|(id, _)| id),
                     text,
                     mentions,
                 },

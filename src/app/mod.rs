@@ -189,6 +189,8 @@ pub enum Command {
     EditSharedFile,
     /// Ask for an export: first the plaintext warning, then where to write it.
     ExportLabelsDialog(crate::cli::labels_io::ExportFormat),
+    /// Exports hold only approved or adjudicated cases (`--reviewed-only`).
+    SetExportReviewedOnly(bool),
     /// The plaintext warning answered (`true`: choose the file and export).
     ConfirmExport(bool),
     /// Use this label class (index into the project's classes) for what is drawn next.
@@ -335,6 +337,7 @@ pub struct TesseraApp {
     cases: case_panel::CasesView,
     case_panel: case_panel::CasePanelState,
     show_cases: bool,
+    export_reviewed_only: bool,
     segmentation: segmentation::SegmentationLayer,
     /// An export waiting for the user to accept that it is plaintext.
     export_prompt: Option<crate::cli::labels_io::ExportFormat>,
@@ -434,6 +437,7 @@ impl TesseraApp {
             cases: case_panel::CasesView::default(),
             case_panel: case_panel::CasePanelState::default(),
             show_cases: false,
+            export_reviewed_only: false,
             segmentation: segmentation::SegmentationLayer::default(),
             export_prompt: None,
             opened_paths: Vec::new(),
@@ -1334,9 +1338,14 @@ impl eframe::App for TesseraApp {
                         .filter(|c| shown.contains(&c.annotation))
                         .map(crate::project::ConflictItem::line)
                         .collect();
+                    let selected = self.annotations.selected.and_then(|id| {
+                        let shown = self.annotations.get(id)?;
+                        Some((id, shown.annotation.body.label.name.as_str()))
+                    });
                     let on_screen = case_panel::OnScreen {
                         series: self.selected,
                         conflicts: &conflicts,
+                        selected,
                     };
                     commands.extend(case_panel::cases_ui(
                         ui,
@@ -1380,6 +1389,7 @@ impl TesseraApp {
             read_only: p.read_only,
             conflicts,
             cases_waiting: self.cases.waiting(),
+            reviewed_only: self.export_reviewed_only,
             comparing: self.annotations.compare.is_some(),
         });
         let loaded = self

@@ -234,3 +234,106 @@ fn three_readers_get_fleiss_kappa_on_the_findings_all_marked() {
     let k = m.fleiss_kappa.unwrap();
     assert!((k - 0.55).abs() < 1e-9, "Fleiss {k}");
 }
+
+/// Issue 8's whole flow: two readers annotate blinded and submit, a reviewer sees their
+/// Dice and kappa, escalates the case, the senior adjudicates, and the HTML report shows
+/// it all.
+#[test]
+fn blinded_readers_reviewer_escalation_adjudication_and_the_html_report() {
+    use tessera::project::cases::{CaseAction, Status, case_of};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("flow.tessera");
+    let (mut alice, _) = Project::create(&path, "alice", b"pw-alice", TINY).unwrap();
+    for (u, role) in [
+        ("bob", Role::Annotator),
+        ("carol", Role::Annotator),
+        ("rita", Role::Reviewer),
+        ("sam", Role::Senior),
+    ] {
+        alice
+            .add_user(u, role, format!("pw-{u}").as_bytes(), TINY)
+            .unwrap();
+    }
+    let case = case_of(&series());
+    let readers = vec![
+        alice.member_id("bob").unwrap(),
+        alice.member_id("carol").unwrap(),
+    ];
+    alice
+        .case_act(
+            &case,
+            CaseAction::Assign {
+                readers,
+                blinded: true,
+            },
+        )
+        .unwrap();
+    drop(alice);
+    let open = |who: &str| {
+        Project::open(&path)
+            .unwrap()
+            .unlock(who, format!("pw-{who}").as_bytes(), VerifyOnOpen::Yes)
+            .unwrap()
+    };
+    for (who, x, code) in [("bob", 30.0, "52988006"), ("carol", 34.0, "27925004")] {
+        let mut s = open(who);
+        paint_ball(&mut s, &format!("{who}'s"), [x, 32.0, 24.0]);
+        point(&mut s, "Finding", code, [10.0, 10.0, 5.0]);
+        // Blinded: each sees one segmentation and one finding, their own.
+        assert_eq!(s.segmentations().unwrap().len(), 1);
+        assert_eq!(s.annotations().unwrap().len(), 1);
+        s.case_act(&case, CaseAction::Submit).unwrap();
+    }
+    let mut rita = open("rita");
+    assert_eq!(rita.case(&case).unwrap().unwrap().status, Status::Submitted);
+    let r = tessera::review::report::agreement_report(&mut rita).unwrap();
+    let seg = &r.segmentations[0];
+    assert_eq!(
+        (seg.reader_a.as_str(), seg.reader_b.as_str()),
+        ("bob", "carol")
+    );
+    assert!((seg.dice - 0.704).abs() < 0.03, "Dice {}", seg.dice);
+    let f = &r.findings[0];
+    assert_eq!(f.matched, 1);
+    assert_eq!(
+        f.categories.len(),
+        2,
+        "the readers coded the finding differently"
+    );
+    let sam = rita.member_id("sam").unwrap();
+    rita.case_act(
+        &case,
+        CaseAction::Escalate {
+            to: sam,
+            question: "Lesion or nodule?".into(),
+        },
+    )
+    .unwrap();
+    drop(rita);
+    open("sam")
+        .case_act(
+            &case,
+            CaseAction::Adjudicate {
+                answer: "Nodule".into(),
+                consensus: vec![],
+            },
+        )
+        .unwrap();
+    let mut rita = open("rita");
+    let r = tessera::review::report::agreement_report(&mut rita).unwrap();
+    assert_eq!(r.cases.counts["adjudicated"], 1);
+    assert_eq!(r.cases.escalations, 1);
+    let html = tessera::review::render::to_html(&r, "flow.tessera");
+    for needle in [
+        "Dice per class and pair of readers",
+        "bob / carol",
+        "Cases per status",
+        "adjudicated",
+        "1 escalation",
+        "(blinded)",
+    ] {
+        assert!(html.contains(needle), "the HTML report lacks {needle:?}");
+    }
+    assert!(!html.contains(SERIES), "the report names series by digest");
+    std::fs::write(dir.path().join("qa.html"), &html).unwrap();
+}
