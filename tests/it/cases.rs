@@ -534,3 +534,107 @@ fn the_case_commands() {
     assert_eq!(code, 0);
     assert!(out.contains("bob\tannotator,senior"), "{out}");
 }
+
+/// The permission matrix through the command line: every case command by every role, in
+/// the state that command needs, on a fresh copy each time; allowed exactly for the roles
+/// the issue names, refused otherwise with one line.
+#[test]
+fn every_case_command_by_every_role_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = project(dir.path());
+    let ids: Vec<Id> = {
+        let mut a = open(&base, "alice");
+        vec![a.member_id("bob").unwrap(), a.member_id("carol").unwrap()]
+    };
+    // Three states, each in its own file.
+    let state = |name: &str, steps: &[(&str, CaseAction)]| {
+        let path = dir.path().join(format!("{name}.tessera"));
+        std::fs::copy(&base, &path).unwrap();
+        for (who, action) in steps {
+            open(&path, who).case_act(&case(), action.clone()).unwrap();
+        }
+        path
+    };
+    let assign = CaseAction::Assign {
+        readers: ids.clone(),
+        blinded: false,
+    };
+    let new = state("new", &[("alice", assign.clone())]);
+    let submitted = state(
+        "submitted",
+        &[
+            ("alice", assign.clone()),
+            ("bob", CaseAction::Submit),
+            ("carol", CaseAction::Submit),
+        ],
+    );
+    let sam = open(&base, "alice").member_id("sam").unwrap();
+    let escalated = state(
+        "escalated",
+        &[
+            ("alice", assign),
+            ("bob", CaseAction::Submit),
+            ("carol", CaseAction::Submit),
+            (
+                "rita",
+                CaseAction::Escalate {
+                    to: sam,
+                    question: "?".into(),
+                },
+            ),
+        ],
+    );
+    let table: Vec<(&str, &Path, Vec<&str>, &[&str])> = vec![
+        (
+            "assign",
+            &new,
+            vec![SERIES, "--to", "bob"],
+            &["alice", "rita"],
+        ),
+        ("submit", &new, vec![SERIES], &["bob", "carol"]),
+        (
+            "comment",
+            &new,
+            vec![SERIES, "--text", "hello"],
+            &["alice", "bob", "carol", "rita", "sam"],
+        ),
+        ("policy", &new, vec!["--second-read", "all"], &["alice"]),
+        ("review", &submitted, vec![SERIES, "--start"], &["rita"]),
+        ("review", &submitted, vec![SERIES, "--approve"], &["rita"]),
+        (
+            "review",
+            &submitted,
+            vec![SERIES, "--reject", "redo"],
+            &["rita"],
+        ),
+        (
+            "review",
+            &submitted,
+            vec![SERIES, "--escalate-to", "sam", "--question", "why"],
+            &["rita"],
+        ),
+        (
+            "adjudicate",
+            &escalated,
+            vec![SERIES, "--answer", "yes"],
+            &["sam"],
+        ),
+    ];
+    let mut n = 0;
+    for (cmd, from, rest, allowed) in &table {
+        for user in ["alice", "bob", "carol", "rita", "sam"] {
+            let copy = dir.path().join(format!("try-{n}.tessera"));
+            n += 1;
+            std::fs::copy(from, &copy).unwrap();
+            let (code, _, err) = case_cli(&copy, user, cmd, rest);
+            let ok = allowed.contains(&user);
+            assert_eq!(code == 0, ok, "{cmd} {rest:?} by {user}: {err}");
+            if !ok {
+                assert_eq!(code, 1);
+                assert_eq!(err.trim().lines().count(), 1, "{err}");
+                assert!(err.contains("not permitted"), "{cmd} by {user}: {err}");
+            }
+        }
+    }
+    assert_eq!(n, 45);
+}
