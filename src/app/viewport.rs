@@ -715,6 +715,9 @@ fn corner_ui(ui: &mut Ui, rect: Rect, layout: Layout, lines: &[(String, bool)]) 
 }
 
 /// Corner texts, orientation letters and the scale bar.
+/// Below this width (points) the pointer readout shares the bottom-left corner.
+const NARROW_VIEWPORT: f32 = 560.0;
+
 fn overlays(ui: &mut Ui, shown: &Shown<'_>, hover: Option<&str>) {
     let Shown {
         input,
@@ -782,8 +785,14 @@ fn overlays(ui: &mut Ui, shown: &Shown<'_>, hover: Option<&str>) {
         format!("{} {:.2} mm", ['X', 'Y', 'Z'][axis], position[axis]),
         false,
     ));
+    // The pointer readout goes bottom right, or above the slice lines where a narrow
+    // viewport would run it into them.
+    let narrow = inner.width() < NARROW_VIEWPORT;
+    if let Some(hover) = hover.filter(|_| narrow) {
+        bottom_left.push((hover.to_owned(), false));
+    }
     corner_ui(ui, inner, Layout::bottom_up(Align::Min), &bottom_left);
-    if let Some(hover) = hover {
+    if let Some(hover) = hover.filter(|_| !narrow) {
         corner_ui(
             ui,
             inner,
