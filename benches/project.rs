@@ -7,7 +7,9 @@
 //!    copy of the project that lacks them (time and peak resident memory).
 //!
 //! Numbers go in the issue note, not into assertions. `TESSERA_BENCH_EVENTS` overrides the
-//! event count of (2).
+//! event count of (2), `TESSERA_BENCH_COMMITS` the pairs of (1) (0 skips it),
+//! `TESSERA_BENCH_AES=0` skips (3), `TESSERA_BENCH_KEEP=DIR` keeps the large project
+//! between runs. Each phase prints wall and process CPU time and the load average.
 
 use std::time::{Duration, Instant};
 
@@ -111,12 +113,55 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// CPU time of the whole process (all threads) so far, in seconds: with other builds
+/// loading the machine, wall time alone says little.
+fn cpu_s() -> f64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
+}
+
+/// Wall and process CPU seconds of one phase.
+struct Span {
+    wall: Instant,
+    cpu: f64,
+}
+
+impl Span {
+    fn start() -> Span {
+        Span {
+            wall: Instant::now(),
+            cpu: cpu_s(),
+        }
+    }
+
+    /// "1.23 s wall, 2.34 s CPU".
+    fn done(&self) -> String {
+        format!(
+            "{:.2} s wall, {:.2} s CPU",
+            self.wall.elapsed().as_secs_f64(),
+            cpu_s() - self.cpu
+        )
+    }
+}
+
+/// The 1-minute load average (Linux; "?" elsewhere).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
+}
+
 fn main() -> anyhow::Result<()> {
     // On the real disk (target/tmp), never a tmpfs: fsync is what a commit costs.
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR"))?;
     // TESSERA_BENCH_KEEP=DIR keeps the 100,000-event project there between runs.
     let keep = std::env::var_os("TESSERA_BENCH_KEEP").map(std::path::PathBuf::from);
-    println!("project benchmarks (release; machine shared with other builds)");
+    println!(
+        "project benchmarks (release; machine shared with other builds; {} threads; load average {})",
+        rayon::current_num_threads(),
+        load_average()
+    );
 
     // 1. Commit latency: ours and a bare SQLite FULL commit of a same-size row, in the
     // same folder, interleaved A/B (alternating which goes first), many iterations.
@@ -173,20 +218,22 @@ fn main() -> anyhow::Result<()> {
         ratios.push(a.as_secs_f64() / b.as_secs_f64().max(1e-9));
     }
     drop(s);
-    ratios.sort_by(f64::total_cmp);
-    let (o50, b50) = (quantile(&mut ours, 0.5), quantile(&mut bare, 0.5));
-    println!(
-        "commit one edit, {n} interleaved pairs: ours median {:.3} ms (p10 {:.3}, p90 {:.3}); bare SQLite FULL commit of a {}-byte row median {:.3} ms (p10 {:.3}, p90 {:.3}); ratio of medians {:.2}x, median of pair ratios {:.2}x",
-        ms(o50),
-        ms(quantile(&mut ours, 0.1)),
-        ms(quantile(&mut ours, 0.9)),
-        row.len(),
-        ms(b50),
-        ms(quantile(&mut bare, 0.1)),
-        ms(quantile(&mut bare, 0.9)),
-        o50.as_secs_f64() / b50.as_secs_f64(),
-        ratios[ratios.len() / 2]
-    );
+    if n > 0 {
+        ratios.sort_by(f64::total_cmp);
+        let (o50, b50) = (quantile(&mut ours, 0.5), quantile(&mut bare, 0.5));
+        println!(
+            "commit one edit, {n} interleaved pairs: ours median {:.3} ms (p10 {:.3}, p90 {:.3}); bare SQLite FULL commit of a {}-byte row median {:.3} ms (p10 {:.3}, p90 {:.3}); ratio of medians {:.2}x, median of pair ratios {:.2}x",
+            ms(o50),
+            ms(quantile(&mut ours, 0.1)),
+            ms(quantile(&mut ours, 0.9)),
+            row.len(),
+            ms(b50),
+            ms(quantile(&mut bare, 0.1)),
+            ms(quantile(&mut bare, 0.9)),
+            o50.as_secs_f64() / b50.as_secs_f64(),
+            ratios[ratios.len() / 2]
+        );
+    }
 
     // 2. Open + verify of a large project.
     let events: usize = std::env::var("TESSERA_BENCH_EVENTS")
@@ -220,65 +267,79 @@ fn main() -> anyhow::Result<()> {
             .collect();
         s.commit_payloads(&payloads)?;
     }
-    println!(
-        "built {events} events in {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
+    if reuse {
+        println!("reusing the project kept in TESSERA_BENCH_KEEP");
+    } else {
+        println!(
+            "built {events} events in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
+    }
     drop(s);
-    let t = Instant::now();
-    let mut s = Project::open(&path)?.unlock("bench", b"pw", VerifyOnOpen::Yes)?;
-    let open_verify = t.elapsed();
-    let t = Instant::now();
-    let snap = s.snapshot()?;
-    let load_s = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    s.verify_snapshot(&snap)?;
-    println!(
-        "  of which: load rows from SQLite {load_s:.2} s, verify in memory {:.2} s",
-        t.elapsed().as_secs_f64()
-    );
-    drop(snap);
-    let t = Instant::now();
-    let report = s.verify()?;
-    println!(
-        "open + unlock + verify of {} events: {:.2} s (verify alone again: {:.2} s; {} threads)",
-        report.events,
-        open_verify.as_secs_f64(),
-        t.elapsed().as_secs_f64(),
-        rayon::current_num_threads()
-    );
+    // TESSERA_BENCH_ONLY=verify|sync runs one part (for profiling under perf).
+    let only = std::env::var("TESSERA_BENCH_ONLY").unwrap_or_default();
+    let mut s = if only == "sync" {
+        Project::open(&path)?.unlock("bench", b"pw", VerifyOnOpen::No)?
+    } else {
+        let load_before = load_average();
+        let t = Span::start();
+        let mut s = Project::open(&path)?.unlock("bench", b"pw", VerifyOnOpen::Yes)?;
+        let open_verify = t.done();
+        println!(
+            "open + unlock + verify of {events} events: {open_verify} (load average before {load_before})"
+        );
+        if only == "verify" {
+            return Ok(());
+        }
+        let t = Span::start();
+        let snap = s.snapshot()?;
+        let load = t.done();
+        let t = Span::start();
+        s.verify_snapshot(&snap)?;
+        println!(
+            "  verify again, load rows from SQLite {load}; verify in memory {}",
+            t.done()
+        );
+        drop(snap);
+        s
+    };
 
     // 4. Sync: export of all events, then import-merge into a copy that lacks them.
     let bundle = dir.path().join("big.tsync");
     let mib = |b: u64| b as f64 / 1048576.0;
+    let load_export = load_average();
     let sampler = RssSampler::start()?;
-    let t = Instant::now();
+    let t = Span::start();
     let summary = s.export_bundle(&bundle, &[], &mut |_, _| {})?;
-    let export_s = t.elapsed().as_secs_f64();
+    let export_s = t.done();
     let (rss0, export_peak) = sampler.stop();
     drop(s);
     let mut r = Project::open(&receiver)?.unlock("bench", b"pw", VerifyOnOpen::No)?;
+    let load_import = load_average();
     let sampler = RssSampler::start()?;
-    let t = Instant::now();
+    let t = Span::start();
     let imported = r.import_commit(&bundle, &mut |_, _| {})?;
-    let import_s = t.elapsed().as_secs_f64();
+    let import_s = t.done();
     let (rss1, import_peak) = sampler.stop();
     println!(
-        "export of {} events: {export_s:.2} s ({} bytes; resident memory {:.0} MiB before, peak {:.0} MiB)",
+        "export of {} events: {export_s} (load average before {load_export}; {} bytes; resident memory {:.0} MiB before, peak {:.0} MiB)",
         summary.events,
         summary.bytes,
         mib(rss0),
         mib(export_peak)
     );
     println!(
-        "import-merge of {} new events: {import_s:.2} s (resident memory {:.0} MiB before, peak {:.0} MiB)",
+        "import-merge of {} new events: {import_s} (load average before {load_import}; resident memory {:.0} MiB before, peak {:.0} MiB)",
         imported.new_event_count(),
         mib(rss1),
         mib(import_peak)
     );
     drop(r);
 
-    // 3. AES-256-GCM throughput.
+    // 3. AES-256-GCM throughput (TESSERA_BENCH_AES=0 skips it).
+    if std::env::var("TESSERA_BENCH_AES").is_ok_and(|v| v == "0") {
+        return Ok(());
+    }
     let key = Key32::random()?;
     let sealer = Sealer::new(&key, "bench", 0);
     let (p, r) = (Id::random()?, Id::random()?);
