@@ -117,7 +117,6 @@ fn finish(
     let mut payloads: Vec<EventPayload> = Vec::with_capacity(pending.len());
     for p in pending.iter_mut() {
         p.chunks.sort_by_key(|c| c.chunk);
-        let refs: Vec<&PayloadRow> = p.chunks.iter().collect();
         let bad = |reason| RebuildError::Event {
             event: p.event,
             reason,
@@ -128,7 +127,7 @@ fn finish(
             &p.event,
             &p.author,
             &p.commitment,
-            &refs,
+            &p.chunks,
         )
         .map_err(bad)?;
         payloads.push(events::decode_payload(&blob).ok_or(bad("payload is not a valid edit"))?);

@@ -696,8 +696,7 @@ impl Session {
         let mut out = Vec::with_capacity(rows.len());
         for ev in rows {
             let chunks = load_chunks(&project.conn, &ev.event_id)?;
-            let refs: Vec<&events::PayloadRow> = chunks.iter().collect();
-            let blob = events::open_payload(&project_id, &u.keys.sealer, &ev, &refs)
+            let blob = events::open_payload(&project_id, &u.keys.sealer, &ev, &chunks)
                 .map_err(|e| ProjectError::Format(format!("workflow record: {e}")))?;
             let Some(EventPayload {
                 edit: Edit::Workflow { record, .. },

@@ -421,7 +421,7 @@ pub fn open_payload(
     project: &Id,
     sealer: &Sealer,
     ev: &EventRow,
-    chunks: &[&PayloadRow],
+    chunks: &[PayloadRow],
 ) -> Result<Zeroizing<Vec<u8>>, &'static str> {
     open_payload_of(
         project,
@@ -440,7 +440,7 @@ pub fn open_payload_of(
     event_id: &Id,
     author_id: &Id,
     signed_commitment: &[u8],
-    chunks: &[&PayloadRow],
+    chunks: &[PayloadRow],
 ) -> Result<Zeroizing<Vec<u8>>, &'static str> {
     if chunks.is_empty() {
         return Err("payload missing");
@@ -453,19 +453,22 @@ pub fn open_payload_of(
         return Err("payload is under an unknown data key");
     }
     let aad = payload_aad(project, event_id, author_id, key_id);
+    let n = chunks.len() as u64;
+    let unauthentic = |_| "payload ciphertext does not authenticate";
     let blob = if let [only] = chunks {
-        sealer.open_chunk_of(&aad, 0, 1, &only.nonce, &only.ct)
+        sealer
+            .open_chunk_of(&aad, 0, 1, &only.nonce, &only.ct)
+            .map_err(unauthentic)?
     } else {
-        let sealed: Vec<Sealed> = chunks
-            .iter()
-            .map(|c| Sealed {
-                nonce: c.nonce.clone(),
-                ct: c.ct.clone(),
-            })
-            .collect();
-        sealer.open_chunked(&aad, &sealed)
-    }
-    .map_err(|_| "payload ciphertext does not authenticate")?;
+        let mut out = Zeroizing::new(Vec::with_capacity(chunks.iter().map(|c| c.ct.len()).sum()));
+        for (i, c) in chunks.iter().enumerate() {
+            let part = sealer
+                .open_chunk_of(&aad, i as u64, n, &c.nonce, &c.ct)
+                .map_err(unauthentic)?;
+            out.extend_from_slice(&part);
+        }
+        out
+    };
     if commitment(&blob).as_slice() != signed_commitment {
         return Err("payload does not match the signed commitment");
     }

@@ -154,6 +154,14 @@ impl Registers {
         })
     }
 
+    /// True when every field has a shown version ([`Registers::display`] without the copy).
+    pub(super) fn has_every_field(&self) -> bool {
+        !self.geometry.is_empty()
+            && !self.image.is_empty()
+            && !self.label.is_empty()
+            && !self.comment.is_empty()
+    }
+
     /// The image used for the blind index (also of a deleted annotation).
     pub fn index_image(&self) -> Option<&ImageRef> {
         self.image.first().map(|v| &v.value)

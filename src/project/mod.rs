@@ -28,6 +28,7 @@ pub mod registers;
 pub mod schema;
 pub mod segmentations;
 mod session;
+pub mod sigbatch;
 pub mod sync;
 mod undo;
 pub mod verify;

@@ -352,7 +352,7 @@ impl Registers {
     /// (and a segmentation's bricks lie inside its grid).
     pub fn is_complete(&self) -> bool {
         match self.kind() {
-            ObjectKind::Annotation => self.display().is_some(),
+            ObjectKind::Annotation => self.is_present() && self.has_every_field(),
             ObjectKind::LabelClass => !self.class.is_empty(),
             ObjectKind::Workflow => !self.workflow.is_empty(),
             ObjectKind::Segmentation => match self.shown_segmentation() {

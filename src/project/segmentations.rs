@@ -273,8 +273,7 @@ impl Session {
                 .optional()?
                 .ok_or_else(|| ProjectError::Format(format!("no event {}", event.short())))?;
             let chunks = load_chunks(&project.conn, &event)?;
-            let refs: Vec<&events::PayloadRow> = chunks.iter().collect();
-            let blob = events::open_payload(&project.project_id, &u.keys.sealer, &ev, &refs)
+            let blob = events::open_payload(&project.project_id, &u.keys.sealer, &ev, &chunks)
                 .map_err(|e| ProjectError::Format(e.into()))?;
             events::decode_payload(&blob)
                 .ok_or_else(|| ProjectError::Format("payload is not a valid edit".into()))?

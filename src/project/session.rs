@@ -274,8 +274,7 @@ impl Session {
                 continue;
             }
             let chunks = load_chunks(&project.conn, &ev.event_id)?;
-            let refs: Vec<&events::PayloadRow> = chunks.iter().collect();
-            let payload = events::open_payload(&project_id, &u.keys.sealer, &ev, &refs)
+            let payload = events::open_payload(&project_id, &u.keys.sealer, &ev, &chunks)
                 .ok()
                 .and_then(|blob| events::decode_payload(&blob));
             let item = HistoryItem {
@@ -720,7 +719,7 @@ impl Session {
     /// Verifies `snap` with this session's keys (tests tamper with snapshots in memory).
     pub fn verify_snapshot(&mut self, snap: &Snapshot) -> Result<Report, ProjectError> {
         let (_, u) = self.parts()?;
-        Ok(verify::verify(snap, &u.keys).map(|(r, _)| r)?)
+        Ok(verify::verify(snap, &u.keys)?)
     }
 
     pub(super) fn verify_silently(&mut self) -> Result<Report, ProjectError> {
@@ -899,8 +898,7 @@ pub(super) fn rotate(
     let mut resealed: Vec<(Id, Vec<Sealed>)> = Vec::with_capacity(evs.len());
     for ev in &evs {
         let chunks = load_chunks(tx, &ev.event_id)?;
-        let refs: Vec<&events::PayloadRow> = chunks.iter().collect();
-        let blob = events::open_payload(project, &old.sealer, ev, &refs)
+        let blob = events::open_payload(project, &old.sealer, ev, &chunks)
             .map_err(|e| ProjectError::Format(e.into()))?;
         resealed.push((
             ev.event_id,

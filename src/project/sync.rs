@@ -446,8 +446,7 @@ impl Session {
                 if excluded.contains(&ev.event_id) {
                     return Ok(());
                 }
-                let refs: Vec<&events::PayloadRow> = chunks.iter().collect();
-                let blob = events::open_payload(&pid, &u.keys.sealer, &ev, &refs)
+                let blob = events::open_payload(&pid, &u.keys.sealer, &ev, &chunks)
                     .map_err(|e| ProjectError::Format(e.into()))?;
                 encode_event(&mut wire, &ev, &blob);
                 w.record(Kind::Event, &wire.0)?;

@@ -108,8 +108,7 @@ impl Session {
         drop(stmt);
         for ev in rows {
             let chunks = load_chunks(&project.conn, &ev.event_id)?;
-            let refs: Vec<&events::PayloadRow> = chunks.iter().collect();
-            let blob = events::open_payload(&project_id, sealer, &ev, &refs)
+            let blob = events::open_payload(&project_id, sealer, &ev, &chunks)
                 .map_err(|e| ProjectError::Format(e.into()))?;
             let p = events::decode_payload(&blob)
                 .ok_or_else(|| ProjectError::Format("payload is not a valid edit".into()))?;

@@ -8,9 +8,10 @@
 //! the last event; parents exist and are older; the replay applies cleanly; the cache
 //! equals the replay. The first failure names the author and sequence number.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Verifier};
 use rayon::prelude::*;
 use rusqlite::Connection;
 
@@ -20,9 +21,12 @@ use super::id::Id;
 use super::members::{self, MemberRow, Members};
 use super::merge::{self, Registers};
 use super::model::{EventPayload, ObjectKind};
+use super::sigbatch;
 
-/// The materialised annotations (deleted ones included) by id.
-pub type State = BTreeMap<Id, Registers>;
+/// Events are hashed, decrypted and signature-checked in parallel blocks of this many (one
+/// batch verification per block; an author's events share a key, so a larger block makes
+/// each signature cheaper).
+const BLOCK: usize = 4096;
 
 /// Every row verification looks at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,6 +147,53 @@ pub fn load(conn: &Connection, project_id: Id) -> rusqlite::Result<Snapshot> {
     })
 }
 
+/// The materialised annotations (deleted ones included), in id order.
+struct State(Vec<Registers>);
+
+impl State {
+    fn get(&self, id: &Id) -> Option<&Registers> {
+        self.0
+            .binary_search_by(|r| r.id.cmp(id))
+            .ok()
+            .map(|i| &self.0[i])
+    }
+}
+
+/// The payload rows of each event, found without copying them: the rows sorted by
+/// (event, chunk), which is how `load` reads them (a tampered snapshot is sorted here),
+/// and each event's range.
+struct PayloadIndex<'a> {
+    rows: Cow<'a, [PayloadRow]>,
+    ranges: HashMap<Id, (usize, usize)>,
+}
+
+impl<'a> PayloadIndex<'a> {
+    fn new(rows: &'a [PayloadRow]) -> PayloadIndex<'a> {
+        let key = |p: &PayloadRow| (p.event_id, p.chunk);
+        let rows = if rows.is_sorted_by_key(key) {
+            Cow::Borrowed(rows)
+        } else {
+            let mut owned = rows.to_vec();
+            owned.sort_by_key(key); // stable: equal chunk numbers keep their order
+            Cow::Owned(owned)
+        };
+        let mut ranges: HashMap<Id, (usize, usize)> = HashMap::with_capacity(rows.len());
+        let mut start = 0;
+        for run in rows.chunk_by(|a, b| a.event_id == b.event_id) {
+            ranges.insert(run[0].event_id, (start, start + run.len()));
+            start += run.len();
+        }
+        PayloadIndex { rows, ranges }
+    }
+
+    /// The chunks of `event`, in chunk order (empty when it has none).
+    fn of(&self, event: &Id) -> &[PayloadRow] {
+        self.ranges
+            .get(event)
+            .map_or(&[][..], |&(start, end)| &self.rows[start..end])
+    }
+}
+
 /// Per-event result of the parallel phase.
 struct Checked {
     hash: [u8; 32],
@@ -150,8 +201,8 @@ struct Checked {
     signature_ok: bool,
 }
 
-/// Verifies `snap` under `keys`; on success also returns the replayed state.
-pub fn verify(snap: &Snapshot, keys: &DataKeys) -> Result<(Report, State), Failure> {
+/// Verifies `snap` under `keys`.
+pub fn verify(snap: &Snapshot, keys: &DataKeys) -> Result<Report, Failure> {
     let project = &snap.project_id;
     let members =
         members::verify_members(project, &snap.members, &keys.sealer).map_err(|f| Failure {
@@ -166,14 +217,8 @@ pub fn verify(snap: &Snapshot, keys: &DataKeys) -> Result<(Report, State), Failu
             .map_or_else(|| format!("user {}", id.short()), |m| m.name.clone())
     };
 
-    let mut chunks: HashMap<Id, Vec<&PayloadRow>> = HashMap::with_capacity(snap.events.len());
-    for p in &snap.payloads {
-        chunks.entry(p.event_id).or_default().push(p);
-    }
-    for c in chunks.values_mut() {
-        c.sort_by_key(|p| p.chunk);
-    }
-    let checked = check_events(snap, keys, &members, &chunks);
+    let payloads = PayloadIndex::new(&snap.payloads);
+    let checked = check_events(snap, keys, &members, &payloads);
 
     // Sequential pass in (author, seq) order: report the first failure. An author's
     // events form a tree through their previous-hash links: a line, or forks where the
@@ -274,45 +319,42 @@ pub fn verify(snap: &Snapshot, keys: &DataKeys) -> Result<(Report, State), Failu
         }
     }
     // Materialise every annotation from its events (`merge`), then compare the cache.
-    let mut by_target: HashMap<Id, Vec<usize>> = HashMap::new();
-    for (i, ev) in snap.events.iter().enumerate() {
-        by_target.entry(ev.target).or_default().push(i);
-    }
-    let materialized: Vec<Result<Registers, (usize, &'static str)>> = by_target
+    // Events grouped by annotation: indices sorted by target (stable: snapshot order within).
+    let mut by_target: Vec<usize> = (0..snap.events.len()).collect();
+    by_target.sort_by_key(|&i| snap.events[i].target);
+    let groups: Vec<&[usize]> = by_target
+        .chunk_by(|&a, &b| snap.events[a].target == snap.events[b].target)
+        .collect();
+    let materialized: Vec<Result<Registers, (usize, &'static str)>> = groups
         .par_iter()
-        .map(|(target, idx)| {
-            let payloads: Vec<&EventPayload> = idx
-                .iter()
-                .filter_map(|&i| checked[i].payload.as_ref().ok())
-                .collect();
+        .map(|idx| {
+            let target = snap.events[idx[0]].target;
             let nodes: Vec<merge::Node<'_>> = idx
                 .iter()
-                .zip(&payloads)
-                .map(|(&i, p)| {
+                .filter_map(|&i| {
                     let ev = &snap.events[i];
-                    merge::Node {
+                    checked[i].payload.as_ref().ok().map(|p| merge::Node {
                         event: ev.event_id,
                         author: ev.author_id,
                         hlc: ev.hlc,
                         hash: &ev.event_hash,
                         payload: p,
-                    }
+                    })
                 })
                 .collect();
-            merge::materialize(*target, &nodes)
+            merge::materialize(target, &nodes)
                 .map_err(|f| (by_id.get(&f.event).copied().unwrap_or(idx[0]), f.reason))
         })
         .collect();
-    let mut state = State::new();
+    let mut state = Vec::with_capacity(materialized.len());
     let mut failures: Vec<(usize, &'static str)> = Vec::new();
     for m in materialized {
         match m {
-            Ok(regs) => {
-                state.insert(regs.id, regs);
-            }
+            Ok(regs) => state.push(regs),
             Err(f) => failures.push(f),
         }
     }
+    let state = State(state);
     if let Some(&(i, reason)) = failures
         .iter()
         .min_by_key(|(i, _)| (snap.events[*i].hlc, snap.events[*i].event_id))
@@ -330,21 +372,21 @@ pub fn verify(snap: &Snapshot, keys: &DataKeys) -> Result<(Report, State), Failu
     let audit_entries = audit::verify(project, &snap.audit, &members, &keys.sealer)?;
     let count = |kind| {
         state
-            .values()
+            .0
+            .iter()
             .filter(|r| r.is_present() && r.kind() == kind)
             .count()
     };
-    let report = Report {
+    Ok(Report {
         members: members.len(),
         events: snap.events.len(),
         annotations: count(ObjectKind::Annotation),
         segmentations: count(ObjectKind::Segmentation),
         label_classes: count(ObjectKind::LabelClass),
-        conflicts: state.values().filter(|r| r.has_conflicts()).count(),
+        conflicts: state.0.iter().filter(|r| r.has_conflicts()).count(),
         forks,
         audit_entries,
-    };
-    Ok((report, state))
+    })
 }
 
 fn c_prev(prev_hash: &[u8]) -> [u8; 32] {
@@ -369,91 +411,70 @@ impl Line {
     }
 }
 
-/// Hashes, decrypts and checks signatures of all events in parallel.
+/// Hashes, decrypts and checks the signature of every event, in parallel blocks: one
+/// batch verification per block, redone one by one when it fails (`sigbatch`).
 fn check_events(
     snap: &Snapshot,
     keys: &DataKeys,
     members: &Members,
-    chunks: &HashMap<Id, Vec<&PayloadRow>>,
+    payloads: &PayloadIndex<'_>,
 ) -> Vec<Checked> {
     let project = &snap.project_id;
-    let mut checked: Vec<Checked> = snap
-        .events
-        .par_iter()
-        .map(|ev| {
-            let hash = ev.compute_hash(project);
-            let payload = chunks
-                .get(&ev.event_id)
-                .map_or(Err("payload missing"), |c| {
-                    events::open_payload(project, &keys.sealer, ev, c)
-                })
-                .and_then(|blob| events::decode_payload(&blob).ok_or("payload is not a valid edit"))
-                .and_then(|p| {
-                    if p.op_name() != ev.op || p.edit.target() != ev.target {
-                        Err("clear operation or target differs from the signed payload")
-                    } else {
-                        Ok(p)
-                    }
-                });
-            Checked {
-                hash,
-                payload,
-                signature_ok: false,
-            }
-        })
-        .collect();
-    // Signatures: batch verification in parallel blocks; a failing block is redone one
-    // by one to find the bad events.
-    let idx: Vec<usize> = (0..snap.events.len()).collect();
-    let ok: Vec<(usize, bool)> = idx
-        .par_chunks(2048)
+    snap.events
+        .par_chunks(BLOCK)
         .flat_map_iter(|block| {
-            let mut msgs = Vec::with_capacity(block.len());
-            let mut sigs = Vec::with_capacity(block.len());
-            let mut pks: Vec<VerifyingKey> = Vec::with_capacity(block.len());
-            let mut all_parse = true;
-            for &i in block {
-                let ev = &snap.events[i];
-                match (
-                    Signature::from_slice(&ev.signature),
-                    members.get(&ev.author_id),
-                ) {
-                    (Ok(s), Some(m)) => {
-                        msgs.push(events::signature_message(&checked[i].hash));
-                        sigs.push(s);
-                        pks.push(m.sign_pk);
-                    }
-                    _ => all_parse = false,
-                }
-            }
-            let refs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
-            let batch_ok = all_parse && ed25519_dalek::verify_batch(&refs, &sigs, &pks).is_ok();
-            block
+            let mut out: Vec<Checked> = block
                 .iter()
-                .map(|&i| {
-                    if batch_ok {
-                        return (i, true);
+                .map(|ev| {
+                    let hash = ev.compute_hash(project);
+                    let payload =
+                        events::open_payload(project, &keys.sealer, ev, payloads.of(&ev.event_id))
+                            .and_then(|blob| {
+                                events::decode_payload(&blob).ok_or("payload is not a valid edit")
+                            })
+                            .and_then(|p| {
+                                if p.op_name() != ev.op || p.edit.target() != ev.target {
+                                    Err("clear operation or target differs from the signed payload")
+                                } else {
+                                    Ok(p)
+                                }
+                            });
+                    Checked {
+                        hash,
+                        payload,
+                        signature_ok: false,
                     }
-                    let ev = &snap.events[i];
-                    let good = match (
-                        Signature::from_slice(&ev.signature),
-                        members.get(&ev.author_id),
-                    ) {
-                        (Ok(s), Some(m)) => m
-                            .sign_pk
-                            .verify_strict(&events::signature_message(&checked[i].hash), &s)
-                            .is_ok(),
-                        _ => false,
-                    };
-                    (i, good)
                 })
-                .collect::<Vec<_>>()
+                .collect();
+            // Signatures that parse, by a member: checked as one batch.
+            let parsed: Vec<(usize, Signature, &ed25519_dalek::VerifyingKey)> = block
+                .iter()
+                .enumerate()
+                .filter_map(|(k, ev)| {
+                    let sig = Signature::from_slice(&ev.signature).ok()?;
+                    let m = members.get(&ev.author_id)?;
+                    Some((k, sig, &m.sign_pk))
+                })
+                .collect();
+            let messages: Vec<Vec<u8>> = parsed
+                .iter()
+                .map(|(k, _, _)| events::signature_message(&out[*k].hash))
+                .collect();
+            let items: Vec<sigbatch::Item<'_>> = parsed
+                .iter()
+                .zip(&messages)
+                .map(|((_, sig, key), message)| sigbatch::Item {
+                    message,
+                    signature: sig,
+                    key,
+                })
+                .collect();
+            for ((k, _, _), ok) in parsed.iter().zip(sigbatch::verify_each(&items)) {
+                out[*k].signature_ok = ok;
+            }
+            out
         })
-        .collect();
-    for (i, good) in ok {
-        checked[i].signature_ok = good;
-    }
-    checked
+        .collect()
 }
 
 fn check_tips(
@@ -594,13 +615,14 @@ fn check_cache(
     if let Some((event, reason)) = bad.into_iter().flatten().next() {
         return Err(at(&event, reason));
     }
-    let mut seen = BTreeSet::new();
+    let mut seen = HashSet::with_capacity(snap.cache.len());
     for row in &snap.cache {
         if !seen.insert(row.annotation_id) {
             return Err(at(&row.event_id, "cache differs from the replay"));
         }
     }
-    if let Some((_, regs)) = state.iter().find(|(id, _)| !seen.contains(*id)) {
+    // The first missing annotation in id order.
+    if let Some(regs) = state.0.iter().find(|r| !seen.contains(&r.id)) {
         return Err(at(&regs.cache_event(), "annotation missing from the cache"));
     }
     Ok(())
@@ -611,18 +633,19 @@ fn check_heads(
     by_id: &HashMap<Id, usize>,
     name: &dyn Fn(&Id) -> String,
 ) -> Result<(), Failure> {
-    let mut named: BTreeSet<Id> = BTreeSet::new();
+    let mut named: HashSet<Id> = HashSet::with_capacity(snap.events.len());
     for ev in &snap.events {
         named.extend(ev.parent_ids().unwrap_or_default());
     }
-    let want: BTreeSet<Id> = snap
+    let want: HashSet<Id> = snap
         .events
         .iter()
         .map(|e| e.event_id)
         .filter(|id| !named.contains(id))
         .collect();
-    let have: BTreeSet<Id> = snap.heads.iter().copied().collect();
-    if let Some(id) = want.symmetric_difference(&have).next() {
+    let have: HashSet<Id> = snap.heads.iter().copied().collect();
+    // The smallest id in one set and not the other.
+    if let Some(id) = want.symmetric_difference(&have).min() {
         return Err(match by_id.get(id) {
             Some(&i) => Failure {
                 area: Area::History,
