@@ -175,7 +175,7 @@ pub fn commitment(blob: &[u8]) -> [u8; 32] {
 
 /// The payload from its plaintext, `None` when it is not ours.
 pub fn decode_payload(blob: &[u8]) -> Option<EventPayload> {
-    serde_json::from_slice(blob.get(16..)?).ok()
+    super::payload::decode(blob.get(16..)?)
 }
 
 /// Decrypts one annotation cache row: the annotation's registers (`merge`).

@@ -24,6 +24,7 @@ pub mod lock;
 pub mod members;
 pub mod merge;
 pub mod model;
+mod payload;
 pub mod registers;
 pub mod schema;
 pub mod segmentations;
