@@ -7,56 +7,35 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
+use std::sync::{Arc, mpsc};
+use std::thread;
 
-use ed25519_dalek::{Signature, Verifier, VerifyingKey};
-use rayon::prelude::*;
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use ed25519_dalek::{Signature, Verifier};
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 use zeroize::Zeroizing;
 
 use super::conflicts::describe_conflicts;
-use super::records::{Manifest, decode_event, decode_member, decode_tip};
+use super::incoming::{self, Applier, Batch, Checked, Incoming, RecordBatch, read_batches};
+use super::records::{Manifest, decode_member, decode_tip};
 use super::{
     ImportMode, ImportSummary, bundle_key_label, data_key_aad, end_message, io_err, refused,
 };
 use crate::project::audit::{self, Action, Actor, Entry, Outcome};
-use crate::project::bundle::{BundleError, BundleReader, Kind};
+use crate::project::bundle::{BundleError, BundleReader, Kind, Record};
 use crate::project::cache;
 use crate::project::crypto::Key32;
-use crate::project::events::{self, EventRow, TipRow};
+use crate::project::events::{self, DataKeys, TipRow};
 use crate::project::id::Id;
 use crate::project::keys::GrantRow;
 use crate::project::members::{self, MemberRow, Members};
 use crate::project::session::Session;
 use crate::project::{ProjectError, load_members, now_ms};
 
-/// Signatures are checked in batches of this many, on a separate thread.
-const SIGNATURE_BATCH: usize = 2048;
-
-/// A signature to check: message, signature, key, and who/which event for the error.
-struct SigJob {
-    msg: Vec<u8>,
-    sig: Signature,
-    pk: VerifyingKey,
-    author: Id,
-    seq: i64,
-}
-
-/// Checks a batch; returns the first bad (author, seq).
-fn check_batch(batch: &[SigJob]) -> Option<(Id, i64)> {
-    let ok = batch.par_chunks(256).all(|c| {
-        let msgs: Vec<&[u8]> = c.iter().map(|j| j.msg.as_slice()).collect();
-        let sigs: Vec<Signature> = c.iter().map(|j| j.sig).collect();
-        let pks: Vec<VerifyingKey> = c.iter().map(|j| j.pk).collect();
-        ed25519_dalek::verify_batch(&msgs, &sigs, &pks).is_ok()
-    });
-    if ok {
-        return None;
-    }
-    batch
-        .iter()
-        .find(|j| j.pk.verify_strict(&j.msg, &j.sig).is_err())
-        .map(|j| (j.author, j.seq))
-}
+/// SQLite's page cache during an import, in KiB (the default is about 2 MiB): the random
+/// inserts into the indexes of `events`, `event_payloads` and `annotations` then stay in
+/// memory instead of being spilled to the WAL and read back. A bound that does not grow
+/// with the bundle.
+const IMPORT_CACHE_KIB: i64 = 16 * 1024;
 
 impl Session {
     /// Checks a bundle and reports what importing it would change; changes nothing.
@@ -77,7 +56,27 @@ impl Session {
         self.import_bundle(bundle, ImportMode::Commit, progress)
     }
 
+    /// Imports with SQLite's page cache at [`IMPORT_CACHE_KIB`] for the duration.
     fn import_bundle(
+        &mut self,
+        path: &Path,
+        mode: ImportMode,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<ImportSummary, ProjectError> {
+        let conn = &self.project.conn;
+        let previous: i64 = conn.query_row("PRAGMA cache_size", [], |r| r.get(0))?;
+        conn.pragma_update(None, "cache_size", -IMPORT_CACHE_KIB)?;
+        let result = self.import_bundle_cached(path, mode, progress);
+        let restored = self
+            .project
+            .conn
+            .pragma_update(None, "cache_size", previous);
+        let summary = result?;
+        restored?;
+        Ok(summary)
+    }
+
+    fn import_bundle_cached(
         &mut self,
         path: &Path,
         mode: ImportMode,
@@ -138,102 +137,70 @@ impl Session {
             tx.query_row("SELECT COALESCE(MAX(rowid), 0) FROM events", [], |r| {
                 r.get(0)
             })?;
-        let mut bundle_members: Vec<(MemberRow, Zeroizing<String>)> = Vec::new();
-        let mut bundle_tips: HashMap<(Id, Vec<u8>), TipRow> = HashMap::new();
-        let mut members: Option<Members> = None;
-        let mut new_members = Vec::new();
-        let mut last_kind = Kind::Manifest;
-        let (mut seen_events, mut already) = (0u64, 0u64);
-        let mut new_events: BTreeMap<Id, u64> = BTreeMap::new();
-        let mut end_sig: Option<Vec<u8>> = None;
-
-        let (jobs_tx, jobs_rx) = std::sync::mpsc::sync_channel::<Vec<SigJob>>(2);
-        let verifier = std::thread::Builder::new()
-            .name("bundle-verify".into())
-            .spawn(move || {
-                let mut bad = None;
-                for batch in jobs_rx {
-                    if bad.is_none() {
-                        bad = check_batch(&batch);
-                    }
-                }
-                bad
-            })
-            .map_err(|e| ProjectError::Format(format!("cannot start a thread: {e}")))?;
-        let mut batch: Vec<SigJob> = Vec::with_capacity(SIGNATURE_BATCH);
-
-        let result = (|| -> Result<(), ProjectError> {
-            while let Some(rec) = reader.next_record()? {
-                if (rec.kind as u8) < (last_kind as u8) || rec.kind == Kind::Manifest {
-                    return Err(BundleError::Malformed("records out of order").into());
-                }
-                last_kind = rec.kind;
-                if rec.kind != Kind::Member && members.is_none() {
-                    let (m, added) = merge_members(&tx, &pid, &u.keys.sealer, &bundle_members)?;
-                    members = Some(m);
-                    new_members = added;
-                    bundle_members.clear();
-                }
-                match rec.kind {
-                    Kind::Manifest => {}
-                    Kind::Member => {
-                        if bundle_members.len() as u32 >= manifest.members {
-                            return Err(
-                                BundleError::Malformed("more members than announced").into()
-                            );
-                        }
-                        bundle_members.push(decode_member(&rec.body)?);
-                    }
-                    Kind::Tip => {
-                        if bundle_tips.len() as u32 >= manifest.tips {
-                            return Err(BundleError::Malformed("more tips than announced").into());
-                        }
-                        let t = decode_tip(&rec.body)?;
-                        bundle_tips.insert((t.author_id, t.event_hash.clone()), t);
-                    }
-                    Kind::Event => {
-                        seen_events += 1;
-                        if seen_events > manifest.events {
-                            return Err(BundleError::Malformed("more events than announced").into());
-                        }
-                        let m = members
-                            .as_ref()
-                            .ok_or(BundleError::Malformed("no membership"))?;
-                        let (ev, blob) = decode_event(&rec.body)?;
-                        match import_event(&tx, &pid, &*u, m, &ev, blob)? {
-                            None => already += 1,
-                            Some(job) => {
-                                *new_events.entry(ev.author_id).or_default() += 1;
-                                batch.push(job);
-                                if batch.len() >= SIGNATURE_BATCH {
-                                    let full = std::mem::replace(
-                                        &mut batch,
-                                        Vec::with_capacity(SIGNATURE_BATCH),
-                                    );
-                                    jobs_tx.send(full).map_err(|_| {
-                                        ProjectError::Format("signature thread stopped".into())
-                                    })?;
-                                }
-                            }
-                        }
-                        if seen_events.is_multiple_of(1024) {
-                            progress(seen_events, manifest.events);
+        let keys = &u.keys;
+        let streamed = std::thread::scope(|scope| -> Result<Streamed, ProjectError> {
+            let (records_tx, records_rx) = mpsc::sync_channel::<RecordBatch>(1);
+            let (jobs_tx, jobs_rx) = mpsc::sync_channel::<(Arc<Members>, Batch)>(1);
+            let (done_tx, done_rx) = mpsc::sync_channel::<(Batch, Vec<Option<Checked>>)>(1);
+            let reading = &mut reader;
+            let read = thread::Builder::new()
+                .name("bundle-read".into())
+                .spawn_scoped(scope, move || read_batches(reading, &records_tx))
+                .map_err(thread_err)?;
+            let checker = thread::Builder::new()
+                .name("bundle-check".into())
+                .spawn_scoped(scope, move || {
+                    for (members, batch) in jobs_rx {
+                        let checked = incoming::check(&pid, &keys.sealer, &members, &batch);
+                        if done_tx.send((batch, checked)).is_err() {
+                            return;
                         }
                     }
-                    Kind::End => end_sig = Some(rec.body.to_vec()),
+                })
+                .map_err(thread_err)?;
+            let mut stream = Stream {
+                tx: &tx,
+                pid,
+                keys,
+                manifest: &manifest,
+                applier: Applier::new(&tx, &keys.sealer),
+                jobs: jobs_tx,
+                done: done_rx,
+                checking: false,
+                bundle_members: Vec::new(),
+                bundle_tips: HashMap::new(),
+                members: None,
+                new_members: Vec::new(),
+                last_kind: Kind::Manifest,
+                seen_events: 0,
+                end_sig: None,
+                current: Vec::new(),
+            };
+            // Dropping the stream closes its channels, so both threads end before the joins.
+            let streamed = match stream.run(records_rx, progress) {
+                Ok(()) => stream.finish(),
+                Err(e) => {
+                    drop(stream);
+                    Err(e)
                 }
-            }
-            Ok(())
-        })();
-        if !batch.is_empty() {
-            let _ = jobs_tx.send(std::mem::take(&mut batch));
-        }
-        drop(jobs_tx);
-        let bad_signature = verifier
-            .join()
-            .map_err(|_| ProjectError::Format("signature thread failed".into()))?;
-        result?;
-        let members = members.ok_or(BundleError::Truncated)?;
+            };
+            read.join()
+                .map_err(|_| thread_err("the bundle reader stopped"))?;
+            checker
+                .join()
+                .map_err(|_| thread_err("the event checker stopped"))?;
+            streamed
+        })?;
+        let Streamed {
+            members,
+            new_members,
+            bundle_tips,
+            seen_events,
+            already,
+            new_events,
+            bad_signature,
+            end_sig,
+        } = streamed;
         let name = |id: &Id| {
             members
                 .get(id)
@@ -354,100 +321,166 @@ impl Session {
     }
 }
 
-/// Checks one bundle event against this copy and inserts it; `None` when already here.
-fn import_event(
-    tx: &rusqlite::Transaction<'_>,
-    pid: &Id,
-    u: &crate::project::session::Unlocked,
-    members: &Members,
-    ev: &EventRow,
-    blob: &[u8],
-) -> Result<Option<SigJob>, ProjectError> {
-    let who = |reason: &str| {
-        let n = members.get(&ev.author_id).map_or_else(
-            || format!("user {}", ev.author_id.short()),
-            |m| m.name.clone(),
-        );
-        refused(format!("event {n} #{}: {reason}", ev.seq))
-    };
-    let existing: Option<Vec<u8>> = tx
-        .prepare_cached("SELECT event_hash FROM events WHERE event_id = ?1")?
-        .query_row([ev.event_id], |r| r.get(0))
-        .optional()?;
-    if let Some(h) = existing {
-        return if h == ev.event_hash {
-            Ok(None)
-        } else {
-            Err(who("differs from the copy of the same event here"))
+/// What streaming the records produced.
+struct Streamed {
+    members: Members,
+    new_members: Vec<String>,
+    bundle_tips: HashMap<(Id, Vec<u8>), TipRow>,
+    seen_events: u64,
+    already: u64,
+    new_events: BTreeMap<Id, u64>,
+    bad_signature: Option<(Id, i64)>,
+    end_sig: Option<Vec<u8>>,
+}
+
+/// The record stream of one import, on the thread that owns the transaction: records in
+/// order (manifest counts, membership union, tips), events collected into batches that go
+/// to the checker thread and come back to be applied, one batch behind, so checking a
+/// batch overlaps with inserting the one before it.
+struct Stream<'a> {
+    tx: &'a Transaction<'a>,
+    pid: Id,
+    keys: &'a DataKeys,
+    manifest: &'a Manifest,
+    applier: Applier<'a>,
+    jobs: mpsc::SyncSender<(Arc<Members>, Batch)>,
+    done: mpsc::Receiver<(Batch, Vec<Option<Checked>>)>,
+    /// A batch is at the checker.
+    checking: bool,
+    bundle_members: Vec<(MemberRow, Zeroizing<String>)>,
+    bundle_tips: HashMap<(Id, Vec<u8>), TipRow>,
+    members: Option<Arc<Members>>,
+    new_members: Vec<String>,
+    last_kind: Kind,
+    seen_events: u64,
+    end_sig: Option<Vec<u8>>,
+    /// Events read and not yet sent to the checker.
+    current: Vec<Incoming>,
+}
+
+impl Stream<'_> {
+    /// Reads every record batch; an error is reported only after every event before it
+    /// was checked and applied (so the first problem in bundle order is the one named).
+    fn run(
+        &mut self,
+        records: mpsc::Receiver<RecordBatch>,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<(), ProjectError> {
+        let result = (|| {
+            for batch in records {
+                for rec in batch? {
+                    self.record(&rec, progress)?;
+                }
+                self.submit()?;
+            }
+            Ok(())
+        })();
+        // Everything flushed here comes before the point where `result` stopped, so a
+        // refusal from it is the earlier one.
+        let flushed = self.submit().and_then(|()| self.drain());
+        flushed.and(result)
+    }
+
+    fn record(
+        &mut self,
+        rec: &Record,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<(), ProjectError> {
+        if (rec.kind as u8) < (self.last_kind as u8) || rec.kind == Kind::Manifest {
+            return Err(BundleError::Malformed("records out of order").into());
+        }
+        self.last_kind = rec.kind;
+        if rec.kind != Kind::Member && self.members.is_none() {
+            let (m, added) =
+                merge_members(self.tx, &self.pid, &self.keys.sealer, &self.bundle_members)?;
+            self.members = Some(Arc::new(m));
+            self.new_members = added;
+            self.bundle_members.clear();
+        }
+        match rec.kind {
+            Kind::Manifest => {}
+            Kind::Member => {
+                if self.bundle_members.len() as u32 >= self.manifest.members {
+                    return Err(BundleError::Malformed("more members than announced").into());
+                }
+                self.bundle_members.push(decode_member(&rec.body)?);
+            }
+            Kind::Tip => {
+                if self.bundle_tips.len() as u32 >= self.manifest.tips {
+                    return Err(BundleError::Malformed("more tips than announced").into());
+                }
+                let t = decode_tip(&rec.body)?;
+                self.bundle_tips
+                    .insert((t.author_id, t.event_hash.clone()), t);
+            }
+            Kind::Event => {
+                self.seen_events += 1;
+                if self.seen_events > self.manifest.events {
+                    return Err(BundleError::Malformed("more events than announced").into());
+                }
+                if self.members.is_none() {
+                    return Err(BundleError::Malformed("no membership").into());
+                }
+                self.current.push(Incoming::decode(rec)?);
+                if self.seen_events.is_multiple_of(1024) {
+                    progress(self.seen_events, self.manifest.events);
+                }
+            }
+            Kind::End => self.end_sig = Some(rec.body.to_vec()),
+        }
+        Ok(())
+    }
+
+    /// Sends the events read so far to the checker, then applies the batch before them.
+    fn submit(&mut self) -> Result<(), ProjectError> {
+        if self.current.is_empty() {
+            return Ok(());
+        }
+        let Some(members) = self.members.clone() else {
+            return Err(BundleError::Malformed("no membership").into());
         };
+        let batch = self.applier.prepare(std::mem::take(&mut self.current))?;
+        self.jobs
+            .send((members, batch))
+            .map_err(|_| thread_err("the event checker stopped"))?;
+        self.drain()?;
+        self.checking = true;
+        Ok(())
     }
-    let Some(m) = members.get(&ev.author_id) else {
-        return Err(who("author is not a member"));
-    };
-    let hash = ev.compute_hash(pid);
-    if hash.as_slice() != ev.event_hash.as_slice() {
-        return Err(who("event hash does not match its contents"));
-    }
-    if events::commitment(blob).as_slice() != ev.commitment.as_slice() {
-        return Err(who("payload does not match the signed commitment"));
-    }
-    let payload = events::decode_payload(blob).ok_or_else(|| who("payload is not a valid edit"))?;
-    if payload.op_name() != ev.op || payload.edit.target() != ev.target {
-        return Err(who(
-            "clear operation or target differs from the signed payload",
-        ));
-    }
-    let sig = Signature::from_slice(&ev.signature).map_err(|_| who("malformed signature"))?;
-    let prev_hlc = if ev.seq == 1 {
-        if ev.prev_hash.len() != 32 || ev.prev_hash.iter().any(|b| *b != 0) {
-            return Err(who("previous-hash link broken"));
+
+    /// Applies the batch at the checker, if any.
+    fn drain(&mut self) -> Result<(), ProjectError> {
+        if !std::mem::replace(&mut self.checking, false) {
+            return Ok(());
         }
-        i64::MIN
-    } else {
-        tx.prepare_cached(
-            "SELECT hlc FROM events WHERE author_id = ?1 AND seq = ?2 AND event_hash = ?3",
-        )?
-        .query_row(params![ev.author_id, ev.seq - 1, ev.prev_hash], |r| {
-            r.get(0)
+        let (batch, checked) = self
+            .done
+            .recv()
+            .map_err(|_| thread_err("the event checker stopped"))?;
+        let members = self
+            .members
+            .clone()
+            .ok_or(BundleError::Malformed("no membership"))?;
+        self.applier.apply(&members, batch, checked)
+    }
+
+    fn finish(self) -> Result<Streamed, ProjectError> {
+        let members = self.members.ok_or(BundleError::Truncated)?;
+        Ok(Streamed {
+            members: Arc::unwrap_or_clone(members),
+            new_members: self.new_members,
+            bundle_tips: self.bundle_tips,
+            seen_events: self.seen_events,
+            already: self.applier.already,
+            new_events: self.applier.new_events,
+            bad_signature: self.applier.bad_signature,
+            end_sig: self.end_sig,
         })
-        .optional()?
-        .ok_or_else(|| who("previous event missing (previous-hash link broken)"))?
-    };
-    if ev.hlc <= prev_hlc {
-        return Err(who("clock goes backwards"));
     }
-    let parents = ev
-        .parent_ids()
-        .ok_or_else(|| who("malformed parent list"))?;
-    for p in &parents {
-        let hlc: Option<i64> = tx
-            .prepare_cached("SELECT hlc FROM events WHERE event_id = ?1")?
-            .query_row([p], |r| r.get(0))
-            .optional()?;
-        match hlc {
-            None => return Err(who("names a parent that is neither here nor in the bundle")),
-            Some(h) if h >= ev.hlc => return Err(who("is not newer than its parent")),
-            Some(_) => {}
-        }
-        tx.prepare_cached("DELETE FROM heads WHERE event_id = ?1")?
-            .execute([p])?;
-    }
-    events::insert_event(tx, ev)?;
-    let key_id = u.keys.sealer.key_id().to_owned();
-    let chunks = u.keys.sealer.seal_chunked(
-        &events::payload_aad(pid, &ev.event_id, &ev.author_id, &key_id),
-        blob,
-    )?;
-    events::insert_payload_chunks(tx, &ev.event_id, &key_id, &chunks)?;
-    tx.prepare_cached("INSERT OR IGNORE INTO heads (event_id) VALUES (?1)")?
-        .execute([ev.event_id])?;
-    Ok(Some(SigJob {
-        msg: events::signature_message(&hash),
-        sig,
-        pk: m.sign_pk,
-        author: ev.author_id,
-        seq: ev.seq,
-    }))
+}
+
+fn thread_err(what: impl std::fmt::Display) -> ProjectError {
+    ProjectError::Format(format!("import: {what}"))
 }
 
 /// Adds the bundle's membership records this copy lacks (names re-encrypted here) and

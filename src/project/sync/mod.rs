@@ -17,7 +17,11 @@
 mod conflicts;
 mod export;
 mod import;
+mod incoming;
 mod records;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
+mod tests;
 
 use std::collections::BTreeMap;
 use std::fs::File;

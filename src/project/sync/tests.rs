@@ -1,0 +1,222 @@
+//! Import of bundles that a member rewrote (valid encryption and exporter signature, bad
+//! content), larger than one batch: the refusal names the first bad event in bundle order
+//! whatever batch it is in, a bad signature is named after the whole stream, and an event
+//! repeated across batches is skipped.
+
+use std::path::Path;
+
+use ed25519_dalek::Signer;
+use zeroize::Zeroizing;
+
+use super::records::{Manifest, decode_event, encode_event};
+use super::{data_key_aad, end_message};
+use crate::project::bundle::{BundleReader, BundleWriter, Header, Kind, Wire};
+use crate::project::crypto::Key32;
+use crate::project::model::{
+    Annotation, AnnotationBody, Edit, EventPayload, ImageRef, Kind as Shape, Label,
+};
+use crate::project::{
+    Id, KdfChoice, KdfParams, Project, ProjectError, Role, Session, VerifyOnOpen,
+};
+
+const TINY: KdfChoice = KdfChoice::Fixed(KdfParams {
+    m_kib: 64,
+    t_cost: 1,
+    p_lanes: 1,
+});
+/// More events than one batch of records holds.
+const EVENTS: usize = BATCH + 100;
+const BATCH: usize = super::incoming::BATCH_RECORDS;
+
+fn annotation(i: usize) -> Annotation {
+    Annotation {
+        id: Id::random().unwrap(),
+        body: AnnotationBody {
+            image: ImageRef::Dicom {
+                series_uid: "1.2.3".into(),
+                sop_uid: None,
+                frame: None,
+                plane: None,
+                provenance: None,
+            },
+            kind: Shape::Point,
+            points: vec![[i as f64, 1.0]],
+            label: Label {
+                name: "lesion".into(),
+                scheme: None,
+                code: None,
+                meaning: None,
+            },
+            comment: None,
+        },
+    }
+}
+
+fn open(path: &Path, user: &str, pass: &[u8]) -> Session {
+    Project::open(path)
+        .unwrap()
+        .unlock(user, pass, VerifyOnOpen::No)
+        .unwrap()
+}
+
+/// The records of `bundle` (End left out), opened with `s`'s data key.
+fn records(s: &mut Session, bundle: &Path) -> (Header, Key32, Vec<(Kind, Vec<u8>)>) {
+    let (project, u) = s.parts().unwrap();
+    let pid = project.project_id;
+    let bytes = std::fs::read(bundle).unwrap();
+    let mut found = None;
+    let mut r = BundleReader::open(&bytes[..], |h| {
+        let e = h.entries.iter().find(|e| e.user == Id::NIL).unwrap();
+        let aad = data_key_aad(&pid, &h.bundle_id, &h.data_key_id);
+        let plain = u.keys.sealer.open(&aad, &e.nonce, &e.ct).unwrap();
+        let key = Key32::from_bytes(Zeroizing::new(plain.as_slice().try_into().unwrap()));
+        found = Some((h.clone(), key.clone()));
+        Ok(key)
+    })
+    .unwrap();
+    let mut recs = Vec::new();
+    while let Some(rec) = r.next_record().unwrap() {
+        if rec.kind != Kind::End {
+            recs.push((rec.kind, rec.body.to_vec()));
+        }
+    }
+    let (header, key) = found.unwrap();
+    (header, key, recs)
+}
+
+/// Writes `recs` as a bundle signed by `s`'s user, with the manifest's event count fixed.
+fn write(s: &mut Session, header: &Header, key: &Key32, mut recs: Vec<(Kind, Vec<u8>)>, to: &Path) {
+    let (project, u) = s.parts().unwrap();
+    let events = recs.iter().filter(|(k, _)| *k == Kind::Event).count();
+    let mut manifest = Manifest::decode(&recs[0].1).unwrap();
+    manifest.events = events as u64;
+    recs[0].1 = manifest.encode();
+    let mut w = BundleWriter::new(Vec::new(), header, key).unwrap();
+    for (kind, body) in &recs {
+        w.record(*kind, body).unwrap();
+    }
+    let msg = end_message(&project.project_id, &w.header_hash(), &w.content_digest());
+    let sig = u.secrets.signing.sign(&msg).to_bytes();
+    std::fs::write(to, w.finish(&sig).unwrap()).unwrap();
+}
+
+/// Rewrites event number `n` (0-based, bundle order) of `recs`.
+fn edit_event(
+    recs: &mut [(Kind, Vec<u8>)],
+    n: usize,
+    f: impl FnOnce(&mut crate::project::events::EventRow, &mut Vec<u8>),
+) {
+    let at = recs
+        .iter()
+        .enumerate()
+        .filter(|(_, (k, _))| *k == Kind::Event)
+        .nth(n)
+        .unwrap()
+        .0;
+    let (mut ev, blob) = decode_event(&recs[at].1).unwrap();
+    let mut blob = blob.to_vec();
+    f(&mut ev, &mut blob);
+    let mut w = Wire::default();
+    encode_event(&mut w, &ev, &blob);
+    recs[at].1 = w.0;
+}
+
+fn event_position(recs: &[(Kind, Vec<u8>)], n: usize) -> usize {
+    recs.iter()
+        .enumerate()
+        .filter(|(_, (k, _))| *k == Kind::Event)
+        .nth(n)
+        .unwrap()
+        .0
+}
+
+#[test]
+fn rewritten_bundles_larger_than_a_batch_name_the_first_bad_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("a.tessera");
+    let (mut a, _) = Project::create(&base, "alice", b"pw-a", TINY).unwrap();
+    a.add_user("bob", Role::Annotator, b"pw-b", TINY).unwrap();
+    drop(a);
+    let theirs = dir.path().join("b.tessera");
+    std::fs::copy(&base, &theirs).unwrap();
+    let mut b = open(&theirs, "bob", b"pw-b");
+    let payloads: Vec<EventPayload> = (0..EVENTS)
+        .map(|i| {
+            EventPayload::new(Edit::Create {
+                annotation: annotation(i),
+            })
+        })
+        .collect();
+    b.commit_payloads(&payloads).unwrap();
+    let good = dir.path().join("good.tsync");
+    b.export_bundle(&good, &[], &mut |_, _| {}).unwrap();
+    let (header, key, recs) = records(&mut b, &good);
+    assert!(recs.len() > BATCH + 10);
+
+    let pid = b.project_id();
+    let bad = dir.path().join("bad.tsync");
+    let mut a = open(&base, "alice", b"pw-a");
+    let before = a.canonical_state().unwrap();
+    let mut refused = |recs: Vec<(Kind, Vec<u8>)>| -> String {
+        write(&mut b, &header, &key, recs, &bad);
+        let err = a.import_commit(&bad, &mut |_, _| {}).unwrap_err();
+        assert!(matches!(err, ProjectError::Bundle(_)), "{err}");
+        assert_eq!(a.canonical_state().unwrap(), before, "{err}");
+        err.to_string()
+    };
+
+    // A signature that does not verify is named after the stream; an event whose hash
+    // is wrong comes first, even in a later batch.
+    let mut r = recs.clone();
+    edit_event(&mut r, 100, |ev, _| ev.signature[5] ^= 1);
+    assert!(refused(r.clone()).contains("event bob #101: signature does not verify"));
+    edit_event(&mut r, BATCH + 50, |ev, _| ev.event_hash[0] ^= 1);
+    let want = format!(
+        "event bob #{}: event hash does not match its contents",
+        BATCH + 51
+    );
+    assert!(refused(r).contains(&want));
+
+    // Two problems in two batches: the earlier one is named (edited fields re-hashed, so
+    // only the signature, checked after the stream, would also fail).
+    let mut r = recs.clone();
+    edit_event(&mut r, BATCH + 80, |_, blob| blob[20] ^= 1);
+    let want = format!(
+        "event bob #{}: payload does not match the signed commitment",
+        BATCH + 81
+    );
+    assert!(refused(r.clone()).contains(&want));
+    edit_event(&mut r, 30, |ev, _| {
+        ev.hlc = 1;
+        ev.event_hash = ev.compute_hash(&pid).to_vec();
+    });
+    assert!(refused(r.clone()).contains("event bob #31: clock goes backwards"));
+
+    // A record out of order after the first batch, behind a bad event in the first one.
+    let mut r = recs.clone();
+    let tip = r.iter().find(|(k, _)| *k == Kind::Tip).unwrap().clone();
+    let at = event_position(&r, BATCH + 70);
+    r.insert(at, tip);
+    assert!(refused(r.clone()).contains("records out of order"));
+    edit_event(&mut r, 7, |ev, _| {
+        ev.parents = vec![9; 16];
+        ev.event_hash = ev.compute_hash(&pid).to_vec();
+    });
+    let got = refused(r);
+    assert!(
+        got.contains("event bob #8: names a parent that is neither here nor in the bundle"),
+        "{got}"
+    );
+
+    // An event repeated in a later batch is already there when its copy comes.
+    let mut r = recs.clone();
+    let first = r[event_position(&r, 3)].clone();
+    let at = event_position(&r, BATCH + 60);
+    r.insert(at, first);
+    write(&mut b, &header, &key, r, &bad);
+    let summary = a.import_commit(&bad, &mut |_, _| {}).unwrap();
+    assert_eq!(summary.new_event_count(), EVENTS as u64);
+    assert_eq!(summary.already_present, 1);
+    a.verify().unwrap();
+    assert_eq!(a.annotations().unwrap().len(), EVENTS);
+}
