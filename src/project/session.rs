@@ -723,8 +723,8 @@ impl Session {
     }
 
     pub(super) fn verify_silently(&mut self) -> Result<Report, ProjectError> {
-        let snap = self.snapshot()?;
-        self.verify_snapshot(&snap)
+        let (project, u) = self.parts()?;
+        verify::load_and_verify(&project.conn, project.project_id, &u.keys)
     }
 
     /// Verifies everything and records the run in the audit log.

@@ -10,11 +10,13 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::thread;
 
 use ed25519_dalek::{Signature, Verifier};
 use rayon::prelude::*;
 use rusqlite::Connection;
 
+use super::ProjectError;
 use super::audit::{self, AuditRow};
 use super::events::{self, CacheRow, DataKeys, EventRow, PayloadRow, TipRow};
 use super::id::Id;
@@ -94,21 +96,40 @@ pub struct Report {
 
 /// Reads every row that verification needs.
 pub fn load(conn: &Connection, project_id: Id) -> rusqlite::Result<Snapshot> {
-    fn all<T>(
-        conn: &Connection,
-        sql: &str,
-        f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-    ) -> rusqlite::Result<Vec<T>> {
-        conn.prepare(sql)?.query_map([], f)?.collect()
-    }
+    let (members, events, payloads) = load_history(conn)?;
+    let (tips, heads, cache, audit) = load_rest(conn)?;
     Ok(Snapshot {
         project_id,
-        members: all(
+        members,
+        events,
+        payloads,
+        tips,
+        heads,
+        cache,
+        audit,
+    })
+}
+
+fn all<T>(
+    conn: &Connection,
+    sql: &str,
+    f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Vec<T>> {
+    conn.prepare(sql)?.query_map([], f)?.collect()
+}
+
+/// Membership records, events and payloads: what [`check_events`] needs.
+#[allow(clippy::type_complexity)]
+fn load_history(
+    conn: &Connection,
+) -> rusqlite::Result<(Vec<MemberRow>, Vec<EventRow>, Vec<PayloadRow>)> {
+    Ok((
+        all(
             conn,
             &format!("SELECT {} FROM members", super::MEMBER_COLUMNS),
             super::member_row,
         )?,
-        events: all(
+        all(
             conn,
             &format!(
                 "SELECT {} FROM events ORDER BY author_id, seq",
@@ -116,12 +137,21 @@ pub fn load(conn: &Connection, project_id: Id) -> rusqlite::Result<Snapshot> {
             ),
             events::event_row,
         )?,
-        payloads: all(
+        all(
             conn,
             "SELECT event_id, chunk, key_id, nonce, ct FROM event_payloads ORDER BY event_id, chunk",
             events::payload_row,
         )?,
-        tips: all(
+    ))
+}
+
+/// Tips, heads, the cache and the audit log.
+#[allow(clippy::type_complexity)]
+fn load_rest(
+    conn: &Connection,
+) -> rusqlite::Result<(Vec<TipRow>, Vec<Id>, Vec<CacheRow>, Vec<AuditRow>)> {
+    Ok((
+        all(
             conn,
             "SELECT author_id, seq, event_hash, signature FROM tips",
             |r| {
@@ -133,18 +163,56 @@ pub fn load(conn: &Connection, project_id: Id) -> rusqlite::Result<Snapshot> {
                 })
             },
         )?,
-        heads: all(conn, "SELECT event_id FROM heads", |r| r.get(0))?,
-        cache: all(
+        all(conn, "SELECT event_id FROM heads", |r| r.get(0))?,
+        all(
             conn,
             "SELECT annotation_id, image_bidx, event_id, key_id, nonce, ct FROM annotations",
             events::cache_row,
         )?,
-        audit: all(
+        all(
             conn,
             &format!("SELECT {} FROM audit", audit::COLUMNS),
             audit::row,
         )?,
-    })
+    ))
+}
+
+/// Reads and verifies the project as [`load`] then [`verify`] do, faster: the events are
+/// hashed, decrypted and signature-checked on the thread pool while this thread reads
+/// the tips, heads, cache and audit log.
+pub fn load_and_verify(
+    conn: &Connection,
+    project_id: Id,
+    keys: &DataKeys,
+) -> Result<Report, ProjectError> {
+    let (member_rows, events, payloads) = load_history(conn)?;
+    let members = verified_members(&project_id, &member_rows, keys)?;
+    let (checked, rest) = thread::scope(|scope| -> Result<_, ProjectError> {
+        let checker = thread::Builder::new()
+            .name("verify-events".into())
+            .spawn_scoped(scope, || {
+                let index = PayloadIndex::new(&payloads);
+                check_events(&project_id, &events, keys, &members, &index)
+            })
+            .map_err(|e| ProjectError::Format(format!("cannot start a thread: {e}")))?;
+        let rest = load_rest(conn);
+        let checked = checker
+            .join()
+            .map_err(|_| ProjectError::Format("the verification thread stopped".into()))?;
+        Ok((checked, rest))
+    })?;
+    let (tips, heads, cache, audit) = rest?;
+    let snap = Snapshot {
+        project_id,
+        members: member_rows,
+        events,
+        payloads,
+        tips,
+        heads,
+        cache,
+        audit,
+    };
+    Ok(verify_checked(&snap, keys, &members, checked)?)
 }
 
 /// The materialised annotations (deleted ones included), in id order.
@@ -203,22 +271,35 @@ struct Checked {
 
 /// Verifies `snap` under `keys`.
 pub fn verify(snap: &Snapshot, keys: &DataKeys) -> Result<Report, Failure> {
+    let members = verified_members(&snap.project_id, &snap.members, keys)?;
+    let payloads = PayloadIndex::new(&snap.payloads);
+    let checked = check_events(&snap.project_id, &snap.events, keys, &members, &payloads);
+    verify_checked(snap, keys, &members, checked)
+}
+
+fn verified_members(project: &Id, rows: &[MemberRow], keys: &DataKeys) -> Result<Members, Failure> {
+    members::verify_members(project, rows, &keys.sealer).map_err(|f| Failure {
+        area: Area::Membership,
+        author: f.who,
+        seq: None,
+        reason: f.reason,
+    })
+}
+
+/// The rest of [`verify`], once `members` are verified and `checked` is
+/// [`check_events`]' result for `snap.events`.
+fn verify_checked(
+    snap: &Snapshot,
+    keys: &DataKeys,
+    members: &Members,
+    checked: Vec<Checked>,
+) -> Result<Report, Failure> {
     let project = &snap.project_id;
-    let members =
-        members::verify_members(project, &snap.members, &keys.sealer).map_err(|f| Failure {
-            area: Area::Membership,
-            author: f.who,
-            seq: None,
-            reason: f.reason,
-        })?;
     let name = |id: &Id| {
         members
             .get(id)
             .map_or_else(|| format!("user {}", id.short()), |m| m.name.clone())
     };
-
-    let payloads = PayloadIndex::new(&snap.payloads);
-    let checked = check_events(snap, keys, &members, &payloads);
 
     // Sequential pass in (author, seq) order: report the first failure. An author's
     // events form a tree through their previous-hash links: a line, or forks where the
@@ -294,7 +375,7 @@ pub fn verify(snap: &Snapshot, keys: &DataKeys) -> Result<Report, Failure> {
         line.events.insert(c.hash, (ev.seq, ev.hlc));
         line.max_seq = line.max_seq.max(ev.seq);
     }
-    check_tips(snap, &members, &lines, &name)?;
+    check_tips(snap, members, &lines, &name)?;
     // Cross-author links last, so a deleted event is reported as itself, not as a
     // dangling parent of someone else's event.
     for &i in &order {
@@ -369,7 +450,7 @@ pub fn verify(snap: &Snapshot, keys: &DataKeys) -> Result<Report, Failure> {
     }
     check_cache(snap, keys, &state, &by_id, &name)?;
     check_heads(snap, &by_id, &name)?;
-    let audit_entries = audit::verify(project, &snap.audit, &members, &keys.sealer)?;
+    let audit_entries = audit::verify(project, &snap.audit, members, &keys.sealer)?;
     let count = |kind| {
         state
             .0
@@ -414,13 +495,13 @@ impl Line {
 /// Hashes, decrypts and checks the signature of every event, in parallel blocks: one
 /// batch verification per block, redone one by one when it fails (`sigbatch`).
 fn check_events(
-    snap: &Snapshot,
+    project: &Id,
+    history: &[EventRow],
     keys: &DataKeys,
     members: &Members,
     payloads: &PayloadIndex<'_>,
 ) -> Vec<Checked> {
-    let project = &snap.project_id;
-    snap.events
+    history
         .par_chunks(BLOCK)
         .flat_map_iter(|block| {
             let mut out: Vec<Checked> = block
