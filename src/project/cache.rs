@@ -10,9 +10,9 @@
 //! The new events are read in history (rowid) order, which follows the file, and an
 //! annotation is rebuilt as soon as its last new event has been read (its older events
 //! are added from the index); annotations whose new events are spread further apart than
-//! [`OPEN_EVENTS`] are left for a second pass that reads them annotation by annotation.
-//! Memory holds the touched annotation ids, at most [`OPEN_EVENTS`] waiting events and a
-//! few batches of at most [`BATCH_EVENTS`] events (plus one annotation's events, however
+//! `OPEN_EVENTS` are left for a second pass that reads them annotation by annotation.
+//! Memory holds the touched annotation ids, at most `OPEN_EVENTS` waiting events and a
+//! few batches of at most `BATCH_EVENTS` events (plus one annotation's events, however
 //! many it has), whatever the history's size. The result does not depend on the order:
 //! conflicts are listed in annotation order, and a failure names the first failing
 //! annotation in annotation order. Decrypted values stay in memory (zeroized), never in

@@ -7,9 +7,11 @@
 //! names: already here (same hash: skipped; else refused), author a member, event hash,
 //! commitment, payload, clear op/target, signature form, previous-hash link, clock,
 //! parents; a signature that does not verify is reported after the whole stream, for
-//! the first such event. Memory stays bounded whatever the bundle holds: at most a few
-//! batches of [`BATCH_RECORDS`] records or [`BATCH_BYTES`] bytes (plus one record) are
-//! held at once. Decrypted payloads stay in zeroizing buffers, never in SQLite.
+//! the first such event. Inserting keeps the last [`RECENT`] events in memory for the
+//! previous-hash and parent lookups of the events after them, and updates the heads once
+//! per batch. Memory stays bounded whatever the bundle holds: at most a few batches of
+//! [`BATCH_RECORDS`] records or [`BATCH_BYTES`] bytes (plus one record) are held at once.
+//! Decrypted payloads stay in zeroizing buffers, never in SQLite.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::io::Read;
