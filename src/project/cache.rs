@@ -102,6 +102,33 @@ pub fn rematerialize(
     keys: &DataKeys,
     after_rowid: i64,
 ) -> Result<Rematerialized, RebuildError> {
+    // How many new events each touched annotation has.
+    let mut targets: Vec<Id> = tx
+        .prepare("SELECT target FROM events WHERE rowid > ?1")?
+        .query_map([after_rowid], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    targets.sort_unstable();
+    let mut touched: HashMap<Id, usize> = HashMap::with_capacity(targets.len());
+    for run in targets.chunk_by(|a, b| a == b) {
+        touched.insert(run[0], run.len());
+    }
+    drop(targets);
+    rematerialize_touched(tx, project, keys, after_rowid, touched)
+}
+
+/// Re-materialises the annotations in `touched`, each with the number of its events whose
+/// rowid is above `after_rowid` (an import knows them; other annotations' new events are
+/// skipped).
+pub fn rematerialize_touched(
+    tx: &Transaction<'_>,
+    project: &Id,
+    keys: &DataKeys,
+    after_rowid: i64,
+    touched: HashMap<Id, usize>,
+) -> Result<Rematerialized, RebuildError> {
+    if touched.is_empty() {
+        return Ok(Rematerialized::default());
+    }
     thread::scope(|scope| {
         let (jobs_tx, jobs_rx) = mpsc::sync_channel::<Vec<Group>>(1);
         let (done_tx, done_rx) = mpsc::sync_channel::<Vec<(Id, Result<Rebuilt, RebuildError>)>>(1);
@@ -130,7 +157,7 @@ pub fn rematerialize(
             out: Rematerialized::default(),
             failure: None,
         };
-        let result = in_history_order(tx, after_rowid, &mut writer)
+        let result = in_history_order(tx, after_rowid, touched, &mut writer)
             .and_then(|later| by_annotation(tx, &later, &mut writer))
             .and_then(|()| writer.flush())
             .and_then(|()| writer.drain());
@@ -190,19 +217,9 @@ fn push_chunk(events: &mut Vec<Pending>, p: Pending) {
 fn in_history_order(
     tx: &Transaction<'_>,
     after_rowid: i64,
+    mut remaining: HashMap<Id, usize>,
     writer: &mut Writer<'_, '_>,
 ) -> Result<Vec<Id>, RebuildError> {
-    // How many new events each touched annotation has.
-    let mut targets: Vec<Id> = tx
-        .prepare("SELECT target FROM events WHERE rowid > ?1")?
-        .query_map([after_rowid], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    targets.sort_unstable();
-    let mut remaining: HashMap<Id, usize> = HashMap::with_capacity(targets.len());
-    for run in targets.chunk_by(|a, b| a == b) {
-        remaining.insert(run[0], run.len());
-    }
-    drop(targets);
     let mut older = tx.prepare_cached(&format!(
         "SELECT {EVENT_CHUNK_COLUMNS} FROM events e INDEXED BY events_by_target
          JOIN event_payloads p ON p.event_id = e.event_id
@@ -236,6 +253,9 @@ fn in_history_order(
                 *n = n.saturating_sub(1);
                 *n
             });
+            if left == 0 {
+                remaining.remove(&target);
+            }
             if left == 0
                 && let Some(mut events) = open.remove(&target)
             {
@@ -260,7 +280,7 @@ fn in_history_order(
         let Some((target, p)) = next else {
             break;
         };
-        if !later.contains(&target) {
+        if remaining.contains_key(&target) && !later.contains(&target) {
             current = Some((target, p));
         }
     }

@@ -151,7 +151,7 @@ impl Session {
                 .name("bundle-check".into())
                 .spawn_scoped(scope, move || {
                     for (members, batch) in jobs_rx {
-                        let checked = incoming::check(&pid, &keys.sealer, &members, &batch);
+                        let checked = incoming::check(&pid, keys, &members, &batch);
                         if done_tx.send((batch, checked)).is_err() {
                             return;
                         }
@@ -200,6 +200,7 @@ impl Session {
             new_events,
             bad_signature,
             end_sig,
+            rebuild,
         } = streamed;
         let name = |id: &Id| {
             members
@@ -249,8 +250,8 @@ impl Session {
                 &name,
             )?;
         }
-        let remat =
-            cache::rematerialize(&tx, &pid, &u.keys, before_rowid).map_err(|e| match e {
+        let remat = cache::rematerialize_touched(&tx, &pid, &u.keys, before_rowid, rebuild)
+            .map_err(|e| match e {
                 cache::RebuildError::Event { event, reason } => {
                     refused(format!("event {}: {reason}", event.short()))
                 }
@@ -331,6 +332,8 @@ struct Streamed {
     new_events: BTreeMap<Id, u64>,
     bad_signature: Option<(Id, i64)>,
     end_sig: Option<Vec<u8>>,
+    /// Annotations to re-materialise, with their numbers of new events.
+    rebuild: HashMap<Id, usize>,
 }
 
 /// The record stream of one import, on the thread that owns the transaction: records in
@@ -466,6 +469,7 @@ impl Stream<'_> {
 
     fn finish(self) -> Result<Streamed, ProjectError> {
         let members = self.members.ok_or(BundleError::Truncated)?;
+        let rebuild = self.applier.rebuild();
         Ok(Streamed {
             members: Arc::unwrap_or_clone(members),
             new_members: self.new_members,
@@ -475,6 +479,7 @@ impl Stream<'_> {
             new_events: self.applier.new_events,
             bad_signature: self.applier.bad_signature,
             end_sig: self.end_sig,
+            rebuild,
         })
     }
 }

@@ -27,9 +27,11 @@ use super::refused;
 use crate::project::ProjectError;
 use crate::project::bundle::{BundleError, BundleReader, Kind, Record};
 use crate::project::crypto::{CryptoError, Sealed, Sealer};
-use crate::project::events::{self, EventRow};
+use crate::project::events::{self, CacheRow, DataKeys, EventRow};
 use crate::project::id::Id;
 use crate::project::members::Members;
+use crate::project::merge;
+use crate::project::model::Edit;
 use crate::project::sigbatch;
 
 /// A batch closes at this many records ...
@@ -120,6 +122,17 @@ pub(super) struct Ready {
     /// later check passes, as when sealing came last).
     sealed: Result<Vec<Sealed>, CryptoError>,
     signature_ok: bool,
+    /// For a create: the cache row of its annotation if this is the annotation's only
+    /// event (written when the annotation has no event here; see [`Applier::rebuild`]).
+    early_row: Option<CacheRow>,
+}
+
+/// New events of one annotation in this import.
+#[derive(Default)]
+struct Touched {
+    count: usize,
+    /// Its cache row was written from its first new event (a create, nothing earlier).
+    early: bool,
 }
 
 /// Checks every new event of `batch` that needs no database, in parallel: member, hash,
@@ -127,7 +140,7 @@ pub(super) struct Ready {
 /// verifies the signatures (batched, `sigbatch`). `None` for events already here.
 pub(super) fn check(
     pid: &Id,
-    sealer: &Sealer,
+    keys: &DataKeys,
     members: &Members,
     batch: &Batch,
 ) -> Vec<Option<Checked>> {
@@ -137,7 +150,7 @@ pub(super) fn check(
         .zip(&batch.presence)
         .map(|(inc, presence)| match presence {
             Presence::Here(_) => None,
-            Presence::New => Some(check_one(pid, sealer, members, inc)),
+            Presence::New => Some(check_one(pid, keys, members, inc)),
         })
         .collect();
     // Signatures of the events that passed, batch-verified in parallel groups.
@@ -187,7 +200,7 @@ type ToVerify = (Signature, Vec<u8>);
 /// verify and its message.
 fn check_one(
     pid: &Id,
-    sealer: &Sealer,
+    keys: &DataKeys,
     members: &Members,
     inc: &Incoming,
 ) -> (Checked, Option<ToVerify>) {
@@ -208,19 +221,37 @@ fn check_one(
             return Err("clear operation or target differs from the signed payload");
         }
         let sig = Signature::from_slice(&ev.signature).map_err(|_| "malformed signature")?;
-        Ok((hash, sig))
+        Ok((hash, sig, payload))
     })();
     match result {
         Err(reason) => (Err(reason), None),
-        Ok((hash, sig)) => {
-            let key_id = sealer.key_id();
-            let sealed = sealer.seal_chunked(
+        Ok((hash, sig, payload)) => {
+            let key_id = keys.sealer.key_id();
+            let sealed = keys.sealer.seal_chunked(
                 &events::payload_aad(pid, &ev.event_id, &ev.author_id, key_id),
                 &inc.blob,
             );
+            // A create is usually its annotation's only event in the bundle and the
+            // first anywhere: its cache row is then the materialisation of it alone.
+            let early_row = match payload.edit {
+                Edit::Create { .. } => {
+                    let node = merge::Node {
+                        event: ev.event_id,
+                        author: ev.author_id,
+                        hlc: ev.hlc,
+                        hash: &ev.event_hash,
+                        payload: &payload,
+                    };
+                    merge::materialize(ev.target, &[node])
+                        .ok()
+                        .and_then(|regs| events::seal_cache_row(pid, keys, &regs).ok())
+                }
+                _ => None,
+            };
             let ready = Ready {
                 sealed,
                 signature_ok: false,
+                early_row,
             };
             (Ok(ready), Some((sig, events::signature_message(&hash))))
         }
@@ -263,6 +294,7 @@ pub(super) struct Applier<'a> {
     in_flight: HashMap<Id, Vec<u8>>,
     pub(super) already: u64,
     pub(super) new_events: BTreeMap<Id, u64>,
+    touched: HashMap<Id, Touched>,
     /// The first inserted event whose signature did not verify.
     pub(super) bad_signature: Option<(Id, i64)>,
 }
@@ -276,6 +308,7 @@ impl<'a> Applier<'a> {
             in_flight: HashMap::new(),
             already: 0,
             new_events: BTreeMap::new(),
+            touched: HashMap::new(),
             bad_signature: None,
         }
     }
@@ -377,8 +410,19 @@ impl<'a> Applier<'a> {
                 }
             }
             let sealed = ready.sealed?;
+            let first = !self.touched.contains_key(&ev.target);
+            let early = match &ready.early_row {
+                Some(row) if first && !self.has_events(&ev.target)? => Some(row),
+                _ => None,
+            };
+            let touched = self.touched.entry(ev.target).or_default();
+            touched.count += 1;
+            touched.early = early.is_some();
             events::insert_event(self.tx, ev)?;
             events::insert_payload_chunks(self.tx, &ev.event_id, &self.key_id, &sealed)?;
+            if let Some(row) = early {
+                events::write_cache_row(self.tx, row)?;
+            }
             added.insert(ev.event_id);
             self.recent.insert(ev);
             *self.new_events.entry(ev.author_id).or_default() += 1;
@@ -416,6 +460,26 @@ impl<'a> Applier<'a> {
                 r.get(0)
             })
             .optional()
+    }
+
+    /// True when annotation `target` has an event here.
+    fn has_events(&self, target: &Id) -> rusqlite::Result<bool> {
+        self.tx
+            .prepare_cached(
+                "SELECT EXISTS(SELECT 1 FROM events INDEXED BY events_by_target WHERE target = ?1)",
+            )?
+            .query_row([target], |r| r.get(0))
+    }
+
+    /// The annotations whose cache rows must be rebuilt from their events, with their
+    /// numbers of new events: all touched ones but those whose row was written from their
+    /// only event.
+    pub(super) fn rebuild(&self) -> HashMap<Id, usize> {
+        self.touched
+            .iter()
+            .filter(|(_, t)| t.count > 1 || !t.early)
+            .map(|(id, t)| (*id, t.count))
+            .collect()
     }
 
     /// The clock of event `id`, if here.

@@ -219,4 +219,41 @@ fn rewritten_bundles_larger_than_a_batch_name_the_first_bad_event() {
     assert_eq!(summary.already_present, 1);
     a.verify().unwrap();
     assert_eq!(a.annotations().unwrap().len(), EVENTS);
+
+    // Then edits of annotations the receiver has, and new annotations edited again in
+    // the same bundle: created ones get their cache row early, the others are rebuilt.
+    let shown = b.annotations().unwrap();
+    for old in &shown[..5] {
+        let mut new = old.clone();
+        new.body.label.name = "edited".into();
+        b.commit_edit(Edit::Update {
+            before: old.clone(),
+            after: new,
+        })
+        .unwrap();
+    }
+    b.commit_edit(Edit::Delete {
+        annotation: shown[7].clone(),
+    })
+    .unwrap();
+    let fresh: Vec<Annotation> = (0..3).map(|i| annotation(EVENTS + i)).collect();
+    for f in &fresh {
+        b.commit_edit(Edit::Create {
+            annotation: f.clone(),
+        })
+        .unwrap();
+    }
+    let mut moved = fresh[1].clone();
+    moved.body.points[0][1] = 9.0;
+    b.commit_edit(Edit::Update {
+        before: fresh[1].clone(),
+        after: moved,
+    })
+    .unwrap();
+    let more = dir.path().join("more.tsync");
+    b.export_bundle(&more, &[], &mut |_, _| {}).unwrap();
+    let summary = a.import_commit(&more, &mut |_, _| {}).unwrap();
+    assert_eq!(summary.new_event_count(), 10);
+    a.verify().unwrap();
+    assert_eq!(a.canonical_state().unwrap(), b.canonical_state().unwrap());
 }
