@@ -137,12 +137,20 @@ fn load_history(
             ),
             events::event_row,
         )?,
-        all(
-            conn,
-            "SELECT event_id, chunk, key_id, nonce, ct FROM event_payloads ORDER BY event_id, chunk",
-            events::payload_row,
-        )?,
+        payloads_sorted(conn)?,
     ))
+}
+
+/// The payload rows sorted by (event, chunk): read in table order and sorted here, which
+/// is several times faster than SQLite walking the table in the index's (random) order.
+fn payloads_sorted(conn: &Connection) -> rusqlite::Result<Vec<PayloadRow>> {
+    let mut rows = all(
+        conn,
+        "SELECT event_id, chunk, key_id, nonce, ct FROM event_payloads",
+        events::payload_row,
+    )?;
+    rows.sort_by_key(|p| (p.event_id, p.chunk));
+    Ok(rows)
 }
 
 /// Tips, heads, the cache and the audit log.
