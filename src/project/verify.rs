@@ -224,14 +224,21 @@ pub fn load_and_verify(
 }
 
 /// The materialised annotations (deleted ones included), in id order.
-struct State(Vec<Registers>);
+struct State {
+    regs: Vec<Registers>,
+    /// Position in `regs` by id (a binary search over `regs` misses the cache at every
+    /// step).
+    by_id: HashMap<Id, usize>,
+}
 
 impl State {
+    fn new(regs: Vec<Registers>) -> State {
+        let by_id = regs.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+        State { regs, by_id }
+    }
+
     fn get(&self, id: &Id) -> Option<&Registers> {
-        self.0
-            .binary_search_by(|r| r.id.cmp(id))
-            .ok()
-            .map(|i| &self.0[i])
+        self.by_id.get(id).map(|&i| &self.regs[i])
     }
 }
 
@@ -443,7 +450,7 @@ fn verify_checked(
             Err(f) => failures.push(f),
         }
     }
-    let state = State(state);
+    let state = State::new(state);
     if let Some(&(i, reason)) = failures
         .iter()
         .min_by_key(|(i, _)| (snap.events[*i].hlc, snap.events[*i].event_id))
@@ -461,7 +468,7 @@ fn verify_checked(
     let audit_entries = audit::verify(project, &snap.audit, members, &keys.sealer)?;
     let count = |kind| {
         state
-            .0
+            .regs
             .iter()
             .filter(|r| r.is_present() && r.kind() == kind)
             .count()
@@ -472,7 +479,7 @@ fn verify_checked(
         annotations: count(ObjectKind::Annotation),
         segmentations: count(ObjectKind::Segmentation),
         label_classes: count(ObjectKind::LabelClass),
-        conflicts: state.0.iter().filter(|r| r.has_conflicts()).count(),
+        conflicts: state.regs.iter().filter(|r| r.has_conflicts()).count(),
         forks,
         audit_entries,
     })
@@ -711,7 +718,7 @@ fn check_cache(
         }
     }
     // The first missing annotation in id order.
-    if let Some(regs) = state.0.iter().find(|r| !seen.contains(&r.id)) {
+    if let Some(regs) = state.regs.iter().find(|r| !seen.contains(&r.id)) {
         return Err(at(&regs.cache_event(), "annotation missing from the cache"));
     }
     Ok(())
