@@ -9,9 +9,13 @@
 //! parents; a signature that does not verify is reported after the whole stream, for
 //! the first such event. Inserting keeps the last [`RECENT`] events in memory for the
 //! previous-hash and parent lookups of the events after them, and updates the heads once
-//! per batch. Memory stays bounded whatever the bundle holds: at most a few batches of
-//! [`BATCH_RECORDS`] records or [`BATCH_BYTES`] bytes (plus one record) are held at once.
-//! Decrypted payloads stay in zeroizing buffers, never in SQLite.
+//! per batch. A create that is its annotation's first event here also gets its cache row
+//! (computed by the checker); the annotations touched otherwise are listed, with their
+//! counts of new events, for `cache::rematerialize_touched`. Memory: at most a few
+//! batches of [`BATCH_RECORDS`] records or [`BATCH_BYTES`] bytes (plus one record) are
+//! held at once, whatever the bundle holds; the per-annotation counts grow with the
+//! number of annotations touched (tens of bytes each). Decrypted payloads stay in
+//! zeroizing buffers, never in SQLite.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::io::Read;
@@ -25,7 +29,7 @@ use zeroize::Zeroizing;
 use super::records::decode_event;
 use super::refused;
 use crate::project::ProjectError;
-use crate::project::bundle::{BundleError, BundleReader, Kind, Record};
+use crate::project::bundle::{BundleError, BundleReader, Record};
 use crate::project::crypto::{CryptoError, Sealed, Sealer};
 use crate::project::events::{self, CacheRow, DataKeys, EventRow};
 use crate::project::id::Id;
@@ -91,7 +95,6 @@ pub(super) struct Incoming {
 
 impl Incoming {
     pub(super) fn decode(rec: &Record) -> Result<Incoming, BundleError> {
-        debug_assert_eq!(rec.kind, Kind::Event);
         let (ev, blob) = decode_event(&rec.body)?;
         Ok(Incoming {
             ev,
