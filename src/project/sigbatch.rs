@@ -4,15 +4,18 @@
 //! `ed25519_dalek::verify_batch` makes (the same transcript-derived 128-bit coefficients
 //! zᵢ, the same cofactorless equation Σzᵢ(sᵢB − Rᵢ − hᵢAᵢ) = 0), with one change in how
 //! it is computed: the terms of signatures under the same key are summed first,
-//! Σzᵢhᵢ·Aᵢ = Σ_A (Σ_{i: Aᵢ=A} zᵢhᵢ)·A. An author's events all carry one key, so the
-//! multiscalar multiplication takes n + 2 points instead of 2n + 1, and the group element
-//! it tests is the same one ed25519-dalek tests (a unit test compares the two).
+//! Σzᵢhᵢ·Aᵢ = Σ_A (Σ_{i: Aᵢ=A} zᵢhᵢ)·A. The multiscalar multiplication takes n + 1 + k
+//! points for k distinct keys instead of 2n + 1 (an author's events all carry one key),
+//! and the group element it tests is the one ed25519-dalek tests (a unit test compares
+//! their decisions).
 //!
 //! A batch also refuses what `verify_strict` refuses by its form (s not reduced, R not
-//! canonically encoded, R or the key of small order), so a batch passes only where every
-//! signature in it would pass `verify_strict` alone, up to the batch's 2⁻¹²⁸ soundness
-//! error. When a batch fails, [`verify_each`] checks its items one by one with
-//! `verify_strict` so the caller can name the bad one. Pure: no SQLite, no I/O.
+//! canonically encoded, R or the key of small order). What a batch accepts and
+//! `verify_strict` refuses is then what ed25519-dalek's batch accepts beyond it too: with
+//! a probability of at most 1/8, a signature whose R its own signer gave a small-order
+//! component (which needs the signing key, so it forges nothing), and otherwise with a
+//! probability of 2⁻¹²⁸. When a batch fails, [`verify_each`] checks its items one by one
+//! with `verify_strict` so the caller can name the bad one. Pure: no SQLite, no I/O.
 
 use std::collections::HashMap;
 
