@@ -163,7 +163,7 @@ impl Session {
                 pid,
                 keys,
                 manifest: &manifest,
-                applier: Applier::new(&tx, &keys.sealer),
+                applier: Applier::new(&tx, &keys.sealer, before_rowid),
                 jobs: jobs_tx,
                 done: done_rx,
                 checking: false,
@@ -467,7 +467,7 @@ impl Stream<'_> {
         self.applier.apply(&members, batch, checked)
     }
 
-    fn finish(self) -> Result<Streamed, ProjectError> {
+    fn finish(mut self) -> Result<Streamed, ProjectError> {
         let members = self.members.ok_or(BundleError::Truncated)?;
         let rebuild = self.applier.rebuild();
         Ok(Streamed {

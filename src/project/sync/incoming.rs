@@ -10,12 +10,12 @@
 //! the first such event. Inserting keeps the last [`RECENT`] events in memory for the
 //! previous-hash and parent lookups of the events after them, and updates the heads once
 //! per batch. A create that is its annotation's first event here also gets its cache row
-//! (computed by the checker); the annotations touched otherwise are listed, with their
-//! counts of new events, for `cache::rematerialize_touched`. Memory: at most a few
-//! batches of [`BATCH_RECORDS`] records or [`BATCH_BYTES`] bytes (plus one record) are
-//! held at once, whatever the bundle holds; the per-annotation counts grow with the
-//! number of annotations touched (tens of bytes each). Decrypted payloads stay in
-//! zeroizing buffers, never in SQLite.
+//! (computed by the checker); the other annotations touched are listed, with their counts
+//! of new events, for `cache::rematerialize_touched`. Memory: at most a few batches of
+//! [`BATCH_RECORDS`] records or [`BATCH_BYTES`] bytes (plus one record) are held at once,
+//! whatever the bundle holds; the list grows with the annotations that need rebuilding
+//! (tens of bytes each; none when the bundle only creates annotations). Decrypted
+//! payloads stay in zeroizing buffers, never in SQLite.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::io::Read;
@@ -128,14 +128,6 @@ pub(super) struct Ready {
     /// For a create: the cache row of its annotation if this is the annotation's only
     /// event (written when the annotation has no event here; see [`Applier::rebuild`]).
     early_row: Option<CacheRow>,
-}
-
-/// New events of one annotation in this import.
-#[derive(Default)]
-struct Touched {
-    count: usize,
-    /// Its cache row was written from its first new event (a create, nothing earlier).
-    early: bool,
 }
 
 /// Checks every new event of `batch` that needs no database, in parallel: member, hash,
@@ -297,13 +289,16 @@ pub(super) struct Applier<'a> {
     in_flight: HashMap<Id, Vec<u8>>,
     pub(super) already: u64,
     pub(super) new_events: BTreeMap<Id, u64>,
-    touched: HashMap<Id, Touched>,
+    /// Events inserted in this import have rowids above this.
+    before_rowid: i64,
+    /// Annotations whose cache row must be rebuilt, with their numbers of new events.
+    rebuild: HashMap<Id, usize>,
     /// The first inserted event whose signature did not verify.
     pub(super) bad_signature: Option<(Id, i64)>,
 }
 
 impl<'a> Applier<'a> {
-    pub(super) fn new(tx: &'a Transaction<'a>, sealer: &Sealer) -> Applier<'a> {
+    pub(super) fn new(tx: &'a Transaction<'a>, sealer: &Sealer, before_rowid: i64) -> Applier<'a> {
         Applier {
             tx,
             key_id: sealer.key_id().to_owned(),
@@ -311,7 +306,8 @@ impl<'a> Applier<'a> {
             in_flight: HashMap::new(),
             already: 0,
             new_events: BTreeMap::new(),
-            touched: HashMap::new(),
+            before_rowid,
+            rebuild: HashMap::new(),
             bad_signature: None,
         }
     }
@@ -413,18 +409,26 @@ impl<'a> Applier<'a> {
                 }
             }
             let sealed = ready.sealed?;
-            let first = !self.touched.contains_key(&ev.target);
+            // A create on an annotation with no event here gets its cache row now; any
+            // other event puts its annotation on the rebuild list.
             let early = match &ready.early_row {
-                Some(row) if first && !self.has_events(&ev.target)? => Some(row),
+                Some(row)
+                    if !self.rebuild.contains_key(&ev.target)
+                        && !self.has_events(&ev.target)? =>
+                {
+                    Some(row)
+                }
                 _ => None,
             };
-            let touched = self.touched.entry(ev.target).or_default();
-            touched.count += 1;
-            touched.early = early.is_some();
             events::insert_event(self.tx, ev)?;
             events::insert_payload_chunks(self.tx, &ev.event_id, &self.key_id, &sealed)?;
             if let Some(row) = early {
                 events::write_cache_row(self.tx, row)?;
+            } else if let Some(n) = self.rebuild.get_mut(&ev.target) {
+                *n += 1;
+            } else {
+                let n = self.new_events_on(&ev.target)?;
+                self.rebuild.insert(ev.target, n);
             }
             added.insert(ev.event_id);
             self.recent.insert(ev);
@@ -474,15 +478,22 @@ impl<'a> Applier<'a> {
             .query_row([target], |r| r.get(0))
     }
 
+    /// How many events of annotation `target` this import inserted so far.
+    fn new_events_on(&self, target: &Id) -> rusqlite::Result<usize> {
+        let n: i64 = self
+            .tx
+            .prepare_cached(
+                "SELECT COUNT(*) FROM events INDEXED BY events_by_target WHERE target = ?1 AND rowid > ?2",
+            )?
+            .query_row(params![target, self.before_rowid], |r| r.get(0))?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
     /// The annotations whose cache rows must be rebuilt from their events, with their
     /// numbers of new events: all touched ones but those whose row was written from their
     /// only event.
-    pub(super) fn rebuild(&self) -> HashMap<Id, usize> {
-        self.touched
-            .iter()
-            .filter(|(_, t)| t.count > 1 || !t.early)
-            .map(|(id, t)| (*id, t.count))
-            .collect()
+    pub(super) fn rebuild(&mut self) -> HashMap<Id, usize> {
+        std::mem::take(&mut self.rebuild)
     }
 
     /// The clock of event `id`, if here.
