@@ -1,4 +1,6 @@
-//! Rebuilding the annotation cache from the history, annotation by annotation.
+//! Rebuilding the cache from the history, object by object (annotations, label classes,
+//! segmentations, workflow records: every target of an event; "annotation" below means
+//! any of them, as the `annotations` table does).
 //!
 //! Owns [`rematerialize`]: for every annotation touched by events after a given rowid (a
 //! bundle import) or by all events (the schema-2 migration), it decrypts that
@@ -13,10 +15,10 @@
 //! `OPEN_EVENTS` are left for a second pass that reads them annotation by annotation.
 //! Memory holds the touched annotation ids, at most `OPEN_EVENTS` waiting events and a
 //! few batches of at most `BATCH_EVENTS` events (plus one annotation's events, however
-//! many it has), whatever the history's size. The result does not depend on the order:
-//! conflicts are listed in annotation order, and a failure names the first failing
-//! annotation in annotation order. Decrypted values stay in memory (zeroized), never in
-//! SQLite.
+//! many it has: a segmentation's strokes), whatever the history's size. The result does
+//! not depend on the order: conflicts are listed in annotation order, and a failure names
+//! the first failing annotation in annotation order. Decrypted values stay in memory
+//! (zeroized), never in SQLite.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::mpsc;
