@@ -509,26 +509,9 @@ impl Session {
                 user: name.to_owned(),
             });
         };
-        let project_id = self.project_id();
+        let record = self.member_record(&m, "remove", m.roles)?;
         let signer_id = self.user_id;
-        let time_ms = self.next_member_time()?;
         let (project, u) = self.parts()?;
-        let rec = NewRecord {
-            user_id: m.user_id,
-            action: "remove",
-            roles: m.roles,
-            name,
-            sign_pk: m.sign_pk.to_bytes(),
-            box_pk: m.box_pk,
-            time_ms,
-        };
-        let record = MemberRow::signed(
-            &project_id,
-            &u.keys.sealer,
-            &rec,
-            signer_id,
-            &u.secrets.signing,
-        )?;
         let tx = project
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -582,26 +565,9 @@ impl Session {
                 "{name} is the last admin and keeps the admin role"
             )));
         }
-        let project_id = self.project_id();
+        let record = self.member_record(&m, "roles", roles)?;
         let signer_id = self.user_id;
-        let time_ms = self.next_member_time()?;
         let (project, u) = self.parts()?;
-        let rec = NewRecord {
-            user_id: m.user_id,
-            action: "roles",
-            roles,
-            name,
-            sign_pk: m.sign_pk.to_bytes(),
-            box_pk: m.box_pk,
-            time_ms,
-        };
-        let record = MemberRow::signed(
-            &project_id,
-            &u.keys.sealer,
-            &rec,
-            signer_id,
-            &u.secrets.signing,
-        )?;
         let tx = project
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -625,6 +591,36 @@ impl Session {
             self.roles = roles;
         }
         Ok(())
+    }
+
+    /// A membership record about an existing member (`remove`, `roles`), signed by the
+    /// signed-in user; its keys and name stay the member's.
+    fn member_record(
+        &mut self,
+        m: &members::Member,
+        action: &'static str,
+        roles: Roles,
+    ) -> Result<MemberRow, ProjectError> {
+        let project_id = self.project_id();
+        let signer_id = self.user_id;
+        let time_ms = self.next_member_time()?;
+        let (_, u) = self.parts()?;
+        let rec = NewRecord {
+            user_id: m.user_id,
+            action,
+            roles,
+            name: &m.name,
+            sign_pk: m.sign_pk.to_bytes(),
+            box_pk: m.box_pk,
+            time_ms,
+        };
+        Ok(MemberRow::signed(
+            &project_id,
+            &u.keys.sealer,
+            &rec,
+            signer_id,
+            &u.secrets.signing,
+        )?)
     }
 
     /// Records a refused action in the audit log (outcome: minor failure). The caller
