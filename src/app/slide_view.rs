@@ -57,6 +57,14 @@ pub enum SlideCommand {
     /// Show the slide at this objective magnification (1x, 5x, … 40x): one screen pixel
     /// per scanned pixel at the scanner's own objective power.
     Magnification(f64),
+    /// Select the annotation under a level-0 point (within `tolerance` level-0 pixels),
+    /// or none.
+    Select {
+        level0: [f64; 2],
+        tolerance: f64,
+    },
+    /// Select an annotation and centre the view on it (from the list).
+    SelectObject(crate::project::Id),
     SetShowProperties(bool),
     /// Read and show an associated image (label, macro): an explicit request only.
     ShowAssociated(String),
@@ -346,6 +354,7 @@ impl OpenSlideView {
                     SlideCommand::SetShowProperties(_)
                         | SlideCommand::ShowAssociated(_)
                         | SlideCommand::HideAssociated
+                        | SlideCommand::Select { .. }
                 ));
         let new = match command {
             SlideCommand::Zoom { factor, about } => {
@@ -378,6 +387,17 @@ impl OpenSlideView {
             SlideCommand::Magnification(m) => match self.zoom_for_magnification(m) {
                 Some(zoom) => View {
                     zoom: zoom.clamp(min_zoom, max_zoom),
+                    ..view
+                },
+                None => view,
+            },
+            SlideCommand::Select { level0, tolerance } => {
+                self.annotations.select_at(level0, tolerance);
+                view
+            }
+            SlideCommand::SelectObject(id) => match self.annotations.select(id) {
+                Some(centre) => View {
+                    center_level0: centre,
                     ..view
                 },
                 None => view,
@@ -785,6 +805,16 @@ fn slide_viewport_ui(ui: &mut Ui, open: &mut OpenSlideView, annotating: bool) ->
     {
         let about = [p.x - origin.x, p.y - origin.y];
         commands.push(Command::Slide(SlideCommand::Zoom { factor: 2.0, about }));
+    } else if annotating
+        && !drawing
+        && response.clicked_by(PointerButton::Primary)
+        && let Some(p) = response.interact_pointer_pos()
+    {
+        let local = p - origin;
+        commands.push(Command::Slide(SlideCommand::Select {
+            level0: view.level0_from_screen([f64::from(local.x), f64::from(local.y)]),
+            tolerance: slide_annotations::SELECT_TOLERANCE_PX / view.zoom,
+        }));
     }
     if response.hovered() {
         commands.extend(slide_panels::key_commands(ui, open));
@@ -868,6 +898,13 @@ fn slide_viewport_ui(ui: &mut Ui, open: &mut OpenSlideView, annotating: bool) ->
     );
     if annotating {
         open.annotations.paint(&painter, rect, &view, &to_screen);
+        // Where objects are merged, the cell under the pointer says what it holds.
+        if !drawing
+            && let Some(p) = open.pointer_level0
+            && let Some(text) = open.annotations.cluster_text(p)
+        {
+            response.clone().on_hover_text_at_pointer(text);
+        }
     }
     slide_panels::scale_bar(&painter, rect, open);
     if let Some(c) = slide_panels::minimap_ui(ui, rect, open) {
