@@ -60,50 +60,70 @@ pub struct Item<'a> {
 impl LodIndex {
     /// Indexes `objects` over a slide of `extent` level-0 pixels.
     pub fn build(objects: &[SlideObject], extent: [f64; 2]) -> LodIndex {
-        let mut classes: Vec<String> = objects
-            .iter()
-            .map(|o| o.annotation.body.label.name.clone())
-            .collect();
-        classes.sort_unstable();
-        classes.dedup();
-        // More than 65,536 classes share the last index (their colour), nothing else.
-        let class_index = |name: &str| {
-            classes
-                .binary_search_by(|c| c.as_str().cmp(name))
-                .map_or(0, |i| i.min(usize::from(u16::MAX)) as u16)
-        };
+        // First in the objects' own order (reading each object once, in memory order),
+        // then permuted into slots (reading the compact copies).
+        let mut by_name: HashMap<&str, u16> = HashMap::new();
+        let mut class_by_object = Vec::with_capacity(objects.len());
+        let mut kind_by_object = Vec::with_capacity(objects.len());
+        let mut bounds_by_object = Vec::with_capacity(objects.len());
+        let mut starts_by_object = Vec::with_capacity(objects.len() + 1);
+        let mut points_by_object: Vec<[f32; 2]> = Vec::new();
+        starts_by_object.push(0);
+        for o in objects {
+            let body = &o.annotation.body;
+            // More than 65,536 classes share the last index (their colour), nothing else.
+            let next = by_name.len().min(usize::from(u16::MAX)) as u16;
+            class_by_object.push(*by_name.entry(body.label.name.as_str()).or_insert(next));
+            kind_by_object.push(body.kind);
+            bounds_by_object.push(o.bounds);
+            let [x0, y0, ..] = o.bounds;
+            points_by_object.extend(
+                body.points
+                    .iter()
+                    .map(|p| [(p[0] - x0) as f32, (p[1] - y0) as f32]),
+            );
+            starts_by_object.push(points_by_object.len());
+        }
+        // Class indices follow the sorted names.
+        let mut names: Vec<(&str, u16)> = by_name.into_iter().collect();
+        names.sort_unstable();
+        let mut renumber = vec![0u16; names.len()];
+        for (sorted, (_, first_seen)) in names.iter().enumerate() {
+            renumber[usize::from(*first_seen)] = sorted.min(usize::from(u16::MAX)) as u16;
+        }
+        let classes: Vec<String> = names.iter().map(|(n, _)| (*n).to_owned()).collect();
         // Slots: objects in the order of the grid cell of their top-left corner.
         let layout = GridIndex::build(Vec::new(), extent);
-        let mut keyed: Vec<(usize, u32)> = objects
+        let mut keyed: Vec<(usize, u32)> = bounds_by_object
             .iter()
             .enumerate()
-            .map(|(i, o)| (layout.cell_key(o.bounds), i as u32))
+            .map(|(i, b)| (layout.cell_key(*b), i as u32))
             .collect();
         keyed.sort_unstable();
         let object: Vec<u32> = keyed.into_iter().map(|(_, i)| i).collect();
         let mut class = Vec::with_capacity(objects.len());
         let mut kind = Vec::with_capacity(objects.len());
         let mut starts = Vec::with_capacity(objects.len() + 1);
-        let mut points = Vec::new();
+        let mut points = Vec::with_capacity(points_by_object.len());
         let mut bounds = Vec::with_capacity(objects.len());
         let mut outlines = HashMap::new();
         starts.push(0);
         for (slot, &i) in object.iter().enumerate() {
-            let o = &objects[i as usize];
-            let body = &o.annotation.body;
-            class.push(class_index(&body.label.name));
-            kind.push(body.kind);
-            let [x0, y0, ..] = o.bounds;
-            points.extend(
-                body.points
-                    .iter()
-                    .map(|p| [(p[0] - x0) as f32, (p[1] - y0) as f32]),
+            let i = i as usize;
+            class.push(
+                renumber
+                    .get(usize::from(class_by_object[i]))
+                    .copied()
+                    .unwrap_or(0),
             );
+            kind.push(kind_by_object[i]);
+            let (from, to) = (starts_by_object[i], starts_by_object[i + 1]);
+            points.extend_from_slice(&points_by_object[from..to]);
             starts.push(points.len());
-            bounds.push(o.bounds);
-            if matches!(body.kind, Kind::Polygon | Kind::Freehand)
-                && body.points.len() > LONG_OUTLINE
-                && let Some(lod) = OutlineLod::build(&body.points)
+            bounds.push(bounds_by_object[i]);
+            if matches!(kind_by_object[i], Kind::Polygon | Kind::Freehand)
+                && to - from > LONG_OUTLINE
+                && let Some(lod) = OutlineLod::build(&objects[i].annotation.body.points)
             {
                 outlines.insert(slot as u32, lod);
             }

@@ -140,16 +140,13 @@ impl GridIndex {
             bounds: Vec::new(),
         };
         // Cells each object spans (an empty range for objects without points).
-        let spans: Vec<[usize; 4]> = bounds
-            .iter()
-            .map(|b| {
-                let (c0, r0) = index.cell_of(b[0], b[1]);
-                let (c1, r1) = index.cell_of(b[2], b[3]);
-                [c0, r0, c1, r1]
-            })
-            .collect();
+        let span = |b: &Bounds| {
+            let (c0, r0) = index.cell_of(b[0], b[1]);
+            let (c1, r1) = index.cell_of(b[2], b[3]);
+            [c0, r0, c1, r1]
+        };
         let mut counts = vec![0usize; cols * rows + 1];
-        for &[c0, r0, c1, r1] in &spans {
+        for [c0, r0, c1, r1] in bounds.iter().map(span) {
             for r in r0..=r1 {
                 for c in c0..=c1 {
                     counts[r * cols + c + 1] += 1;
@@ -166,7 +163,8 @@ impl GridIndex {
             index: 0,
         };
         let mut entries = vec![placeholder; counts[cols * rows]];
-        for (i, (&[c0, r0, c1, r1], b)) in spans.iter().zip(&bounds).enumerate() {
+        for (i, b) in bounds.iter().enumerate() {
+            let [c0, r0, c1, r1] = span(b);
             for r in r0..=r1 {
                 for c in c0..=c1 {
                     let slot = &mut next[r * cols + c];
