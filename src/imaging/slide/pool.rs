@@ -87,8 +87,10 @@ impl State {
         self.queue.is_empty() && self.in_flight.is_empty()
     }
 
-    /// Visible tiles queued or in flight, `key` left out.
-    fn visible_besides(&self, key: TileKey) -> usize {
+    /// Visible tiles queued, or in flight and not yet in `cache`, `key` left out. Every
+    /// worker caches its tile before counting, so of tiles finishing together the one
+    /// counting last sees none left: the last visible tile is always told so.
+    fn visible_besides(&self, key: TileKey, cache: &TileCache) -> usize {
         let queued = self
             .queue
             .range(..(Priority::NextZoom, 0))
@@ -97,7 +99,7 @@ impl State {
         let reading = self
             .in_flight
             .iter()
-            .filter(|(k, p)| **k != key && **p == Priority::Visible)
+            .filter(|(k, p)| **k != key && **p == Priority::Visible && !cache.contains(**k))
             .count();
         queued + reading
     }
@@ -305,7 +307,9 @@ fn worker(shared: &Shared) {
         };
         let fresh = tile.is_some();
         if let Some(tile) = tile {
+            shared.cache.insert(Arc::new(tile));
             let ready = {
+                // Lock order: pool state, then the cache (nothing takes them the other way).
                 let state = shared.lock();
                 Ready {
                     key,
@@ -314,10 +318,9 @@ fn worker(shared: &Shared) {
                         .get(&key)
                         .copied()
                         .unwrap_or(Priority::Visible),
-                    visible_left: state.visible_besides(key),
+                    visible_left: state.visible_besides(key, &shared.cache),
                 }
             };
-            shared.cache.insert(Arc::new(tile));
             // Before the tile leaves `in_flight`: once idle, every callback has run.
             (shared.on_ready)(ready);
         }
