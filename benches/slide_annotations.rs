@@ -5,12 +5,19 @@
 //! generated demo slide (8192 x 6144) with a project open and 100,000 annotations (half
 //! cell-counting points, half small polygons of 6-16 vertices, 4-40 px across) put straight
 //! into the slide's annotation layer. For the whole slide fitted, and for seeded random
-//! views at 5x, 10x, 20x and 40x, frames pan by 3 points back and forth with the tiles
-//! resident; each frame's CPU time (app logic, layout, the grid query and the annotation
-//! shapes, AccessKit, then tessellation) is recorded, not the GPU.
+//! views at 1x, 5x, 10x, 20x and 40x (1x is clamped to the least zoom, half the fitted
+//! one, on the demo slide), 20 frames pan by 3 points back and forth with the tiles
+//! resident, then 20 frames zoom by 2% out and in about the centre (every one a new
+//! zoom: the overlay is rebuilt; the tiles of both zooms are made resident first); each
+//! frame's CPU time (app logic, layout, the grid
+//! query and the annotation shapes, AccessKit, then tessellation) is recorded, not the
+//! GPU.
 //!
-//! Prints JSON lines (median, p99, max, objects drawn per frame). Numbers go in the issue
-//! note, not assertions. `TESSERA_BENCH_OBJECTS=0` gives the baseline without annotations.
+//! Prints JSON lines (median, p95, p99, max, objects in view per frame, of them merged
+//! into cluster cells). Numbers go in the issue note, not assertions.
+//! `TESSERA_BENCH_OBJECTS=0` gives the baseline without annotations;
+//! `TESSERA_BENCH_CASES=20x,fit` runs only those views; `TESSERA_BENCH_PNG=DIR` saves a
+//! picture of each view (rendered, not timed).
 
 use std::time::{Duration, Instant};
 
@@ -34,16 +41,33 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-fn stats(name: &str, mut v: Vec<f64>, drawn: usize) -> String {
+fn stats(name: &str, mut v: Vec<f64>, drawn: usize, merged: usize) -> String {
     v.sort_by(f64::total_cmp);
     format!(
-        "{{\"case\": \"{name}\", \"frames\": {}, \"median_ms\": {:.2}, \"p99_ms\": {:.2}, \"max_ms\": {:.2}, \"objects_in_view_per_frame\": {}}}",
+        "{{\"case\": \"{name}\", \"frames\": {}, \"median_ms\": {:.2}, \"p95_ms\": {:.2}, \"p99_ms\": {:.2}, \"max_ms\": {:.2}, \"objects_in_view_per_frame\": {}, \"merged\": {}}}",
         v.len(),
         percentile(&v, 0.5),
+        percentile(&v, 0.95),
         percentile(&v, 0.99),
         v.last().copied().unwrap_or(0.0),
-        drawn
+        drawn,
+        merged
     )
+}
+
+/// Steps one frame after `command` and returns its CPU time (ms).
+fn timed_frame(harness: &mut Harness<'_, TesseraApp>, command: SlideCommand) -> f64 {
+    let ctx = harness.ctx.clone();
+    harness.state_mut().apply(&ctx, Command::Slide(command));
+    let cpu = thread_cpu_ns();
+    harness.step();
+    let output = harness.output();
+    std::hint::black_box(
+        harness
+            .ctx
+            .tessellate(output.shapes.clone(), output.pixels_per_point),
+    );
+    (thread_cpu_ns() - cpu) as f64 / 1e6
 }
 
 /// Steps frames until every visible tile is drawn.
@@ -170,14 +194,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut all = Vec::new();
     let cases: Vec<(&str, Option<f64>)> = vec![
         ("fit (whole slide)", None),
+        ("1x", Some(1.0)),
         ("5x", Some(5.0)),
         ("10x", Some(10.0)),
         ("20x", Some(20.0)),
         ("40x", Some(40.0)),
     ];
+    let in_view = |harness: &Harness<'_, TesseraApp>| {
+        harness
+            .state()
+            .slide()
+            .and_then(|s| s.annotations())
+            .map_or((0, 0), |a| (a.drawn, a.merged))
+    };
+    // TESSERA_BENCH_CASES=20x,40x runs only those views (profiling).
+    let only: Option<Vec<String>> = std::env::var("TESSERA_BENCH_CASES")
+        .ok()
+        .map(|v| v.split(',').map(str::to_owned).collect());
+    // TESSERA_BENCH_PNG=DIR saves each view's first picture there (to look at the LOD).
+    let pictures = std::env::var_os("TESSERA_BENCH_PNG").map(std::path::PathBuf::from);
     for (name, magnification) in cases {
-        let mut times = Vec::new();
-        let mut drawn = 0;
+        if only
+            .as_ref()
+            .is_some_and(|o| !o.iter().any(|c| name.starts_with(c.as_str())))
+        {
+            continue;
+        }
+        let mut panning = Vec::new();
+        let mut zooming = Vec::new();
+        let mut drawn = (0, 0);
         for _ in 0..if magnification.is_some() { 5 } else { 1 } {
             let command = match magnification {
                 None => SlideCommand::Fit,
@@ -188,44 +233,67 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             };
             harness.state_mut().apply(&ctx, Command::Slide(command));
             settle(&mut harness);
+            if let Some(dir) = &pictures {
+                let file = format!("{}.png", name.split(' ').next().unwrap_or(name));
+                harness.render()?.save(dir.join(file))?;
+            }
             for step in 0..FRAMES_PER_VIEW {
-                harness.state_mut().apply(
-                    &ctx,
-                    Command::Slide(SlideCommand::Pan {
-                        delta: [if step % 2 == 0 { 3.0 } else { -3.0 }, 0.0],
-                    }),
-                );
-                let cpu = thread_cpu_ns();
-                harness.step();
-                let output = harness.output();
-                std::hint::black_box(
-                    harness
-                        .ctx
-                        .tessellate(output.shapes.clone(), output.pixels_per_point),
-                );
-                times.push((thread_cpu_ns() - cpu) as f64 / 1e6);
-                drawn = harness
-                    .state()
-                    .slide()
-                    .and_then(|s| s.annotations())
-                    .map_or(0, |a| a.drawn);
+                let delta = [if step % 2 == 0 { 3.0 } else { -3.0 }, 0.0];
+                panning.push(timed_frame(&mut harness, SlideCommand::Pan { delta }));
+                drawn = in_view(&harness);
+            }
+            let about = harness
+                .state()
+                .slide()
+                .and_then(|s| s.view())
+                .map_or([0.0, 0.0], |v| {
+                    [(v.screen_px[0] / 2.0) as f32, (v.screen_px[1] / 2.0) as f32]
+                });
+            // Both zooms' tiles resident first (a 2% step can cross to another level).
+            for factor in [1.0 / 1.02, 1.02] {
+                let command = SlideCommand::Zoom { factor, about };
+                harness.state_mut().apply(&ctx, Command::Slide(command));
+                settle(&mut harness);
+            }
+            for step in 0..FRAMES_PER_VIEW {
+                let factor = if step % 2 == 0 { 1.0 / 1.02 } else { 1.02 };
+                zooming.push(timed_frame(
+                    &mut harness,
+                    SlideCommand::Zoom { factor, about },
+                ));
             }
         }
-        all.extend(times.iter().copied());
+        all.extend(panning.iter().copied());
+        all.extend(zooming.iter().copied());
         println!(
             "{}",
             stats(
                 &format!("frame, {objects} objects, {name}, 1920x1080 (CPU incl. tessellation)"),
-                times,
-                drawn
+                panning,
+                drawn.0,
+                drawn.1
+            )
+        );
+        println!(
+            "{}",
+            stats(
+                &format!(
+                    "zooming frame, {objects} objects, {name}, 1920x1080 (CPU incl. tessellation)"
+                ),
+                zooming,
+                drawn.0,
+                drawn.1
             )
         );
     }
     println!(
         "{}",
         stats(
-            &format!("frame, {objects} objects, all views (CPU incl. tessellation)"),
+            &format!(
+                "frame, {objects} objects, all views, panning and zooming (CPU incl. tessellation)"
+            ),
             all,
+            0,
             0
         )
     );

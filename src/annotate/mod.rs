@@ -27,5 +27,6 @@ pub mod schema;
 pub mod segmentation;
 pub mod segstats;
 pub mod shapes;
+pub mod slide_lod;
 pub mod slide_objects;
 pub mod tools;

@@ -22,6 +22,7 @@ pub mod segment_panel;
 pub mod segmentation;
 pub mod series_browser;
 pub mod slide_annotations;
+pub mod slide_overlay;
 pub mod slide_panels;
 pub mod slide_view;
 pub mod start;

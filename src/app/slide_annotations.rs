@@ -5,9 +5,10 @@
 //! computed once on a named thread when the slide opens; annotating waits for it
 //! (annotations are stored as `ImageRef::Slide { slide_sha256 }` with level-0 pixel
 //! points). Commits go through `TesseraApp::apply` (`Command::SlidePointer`), which calls
-//! `session.commit_edit` and reloads the list here. Drawing asks the grid for the objects
-//! meeting the view; objects under two screen pixels are dots (one per 2x2 pixel cell),
-//! outlines skip vertices closer than one screen pixel.
+//! `session.commit_edit` and reloads the list here. Drawing is slide_overlay.rs (level of
+//! detail from `annotate::slide_lod`: crowds merge into per-class cluster cells, one
+//! cached mesh per zoom); a click with the navigation tool selects the object under the
+//! pointer through the index, at any zoom.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -16,10 +17,13 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 use egui::{Color32, Painter, Pos2, Rect, Shape, Stroke};
 
 use super::annotations::{Draft, DraftStep, PlaneKey, PointerEvent, Tool};
+use super::slide_overlay::{Overlay, Scene};
 use crate::annotate::measure::Point;
-use crate::annotate::slide_objects::{self, GridIndex, SlideObject};
+use crate::annotate::slide_lod::LodIndex;
+use crate::annotate::slide_objects::{self, SlideObject};
 use crate::imaging::mpr::Plane;
 use crate::imaging::slide::cover::View;
+use crate::project::Id;
 use crate::project::model::{Annotation, ImageRef, Kind};
 
 /// The tools offered on a slide.
@@ -39,12 +43,8 @@ const SLIDE_PLANE: PlaneKey = PlaneKey {
     plane: Plane::Axial,
 };
 
-/// Objects smaller than this many screen pixels are drawn as dots.
-const DOT_BELOW_PX: f64 = 2.0;
-/// Outlines under this many screen pixels are thinned to one per 4x4 screen cell.
-const SMALL_PX: f64 = 8.0;
-/// Objects at least this many screen pixels across are drawn anti-aliased by egui.
-const LARGE_PX: f64 = 48.0;
+/// A click selects objects within this many screen pixels.
+pub const SELECT_TOLERANCE_PX: f64 = 5.0;
 
 /// The slide's annotations and the drawing state.
 pub struct SlideAnnotations {
@@ -57,13 +57,22 @@ pub struct SlideAnnotations {
     pub mpp: Option<[f64; 2]>,
     extent: [f64; 2],
     pub objects: Vec<SlideObject>,
-    index: GridIndex,
+    lod: LodIndex,
+    /// Colour of each class of `lod` (by name, stable).
+    colors: Vec<Color32>,
+    /// Changes with every reload of the objects (the overlay rebuilds).
+    generation: u64,
+    overlay: Overlay,
     pub counts: BTreeMap<String, usize>,
-    /// Objects meeting the view in the last frame (before dots were merged).
+    /// Objects meeting the view (with its margin) in the last build: drawn one by one
+    /// plus merged into cluster cells.
     pub drawn: usize,
-    scratch: Vec<u32>,
     /// What the last export wrote, or why it failed (shown in the panel).
     pub note: Option<String>,
+    /// Of those, merged into cluster cells.
+    pub merged: usize,
+    /// The object a click picked (kept across reloads while it exists).
+    pub selected: Option<Id>,
 }
 
 impl SlideAnnotations {
@@ -91,11 +100,15 @@ impl SlideAnnotations {
             mpp,
             extent,
             objects: Vec::new(),
-            index: GridIndex::default(),
+            lod: LodIndex::default(),
+            colors: Vec::new(),
+            generation: 0,
+            overlay: Overlay::default(),
             counts: BTreeMap::new(),
             drawn: 0,
-            scratch: Vec::new(),
             note: None,
+            merged: 0,
+            selected: None,
         }
     }
 
@@ -135,8 +148,65 @@ impl SlideAnnotations {
             .into_iter()
             .map(|a| SlideObject::new(a, self.mpp))
             .collect();
-        self.index = GridIndex::build(self.objects.iter().map(|o| o.bounds).collect(), self.extent);
+        self.lod = LodIndex::build(&self.objects, self.extent);
+        self.colors = self.lod.classes().iter().map(|c| class_color(c)).collect();
         self.counts = slide_objects::point_counts(&self.objects);
+        self.generation += 1;
+        self.overlay.invalidate();
+        if let Some(id) = self.selected
+            && !self.objects.iter().any(|o| o.annotation.id == id)
+        {
+            self.selected = None;
+        }
+    }
+
+    /// Selects the object under a level-0 point (within `tolerance` level-0 px), or
+    /// nothing when there is none.
+    pub fn select_at(&mut self, p: Point, tolerance: f64) {
+        self.selected = self
+            .lod
+            .hit_test(&self.objects, p, tolerance)
+            .and_then(|i| self.objects.get(i))
+            .map(|o| o.annotation.id);
+    }
+
+    /// Selects an object by id; its level-0 centre when it exists.
+    pub fn select(&mut self, id: Id) -> Option<Point> {
+        let o = self.objects.iter().find(|o| o.annotation.id == id)?;
+        self.selected = Some(id);
+        let b = o.bounds;
+        Some([(b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0])
+    }
+
+    /// The selected object.
+    pub fn selected_object(&self) -> Option<&SlideObject> {
+        let id = self.selected?;
+        self.objects.iter().find(|o| o.annotation.id == id)
+    }
+
+    /// What the cluster cell under a level-0 point holds, in words: "37 objects here:
+    /// 20 Lymphocyte, 17 Tumour cell. Zoom in to see them." (exact counts).
+    pub fn cluster_text(&self, p: Point) -> Option<String> {
+        let (_, counts) = self.overlay.cluster_at(p)?;
+        let total: u32 = counts.iter().sum();
+        let mut parts: Vec<(u32, &str)> = counts
+            .iter()
+            .zip(self.lod.classes())
+            .filter(|(n, _)| **n > 0)
+            .map(|(n, c)| (*n, c.as_str()))
+            .collect();
+        parts.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+        let list: Vec<String> = parts.iter().map(|(n, c)| format!("{n} {c}")).collect();
+        let noun = if total == 1 { "object" } else { "objects" };
+        Some(format!(
+            "{total} {noun} here: {}. Zoom in to see them.",
+            list.join(", ")
+        ))
+    }
+
+    /// Times the overlay mesh was rebuilt (tests, benchmarks).
+    pub fn overlay_builds(&self) -> u64 {
+        self.overlay.builds
     }
 
     /// Advances the shape being drawn; a finished one comes back as kind and points.
@@ -148,7 +218,7 @@ impl SlideAnnotations {
         }
     }
 
-    /// Draws the objects meeting `view` (and the draft) with `to_screen`.
+    /// Draws the objects meeting `view`, the selection and the draft with `to_screen`.
     pub fn paint(
         &mut self,
         painter: &Painter,
@@ -156,113 +226,18 @@ impl SlideAnnotations {
         view: &View,
         to_screen: &dyn Fn(Point) -> Pos2,
     ) {
-        let origin = rect.min;
-        let corner = |p: Pos2| {
-            view.level0_from_screen([f64::from(p.x - origin.x), f64::from(p.y - origin.y)])
+        let scene = Scene {
+            lod: &self.lod,
+            colors: &self.colors,
+            generation: self.generation,
         };
-        let [x0, y0] = corner(rect.min);
-        let [x1, y1] = corner(rect.max);
-        let mut hits = std::mem::take(&mut self.scratch);
-        hits.clear();
-        self.index.query([x0, y0, x1, y1], &mut hits);
-        let zoom = view.zoom;
-        // Large objects go through egui's anti-aliased shapes; the many small ones are
-        // quads in one mesh (no feathering, no per-shape tessellation).
-        let mut shapes = Vec::new();
-        let mut mesh = egui::Mesh::default();
-        // Dots one per 2x2 screen pixels, point markers one per 4x4: thousands of cells
-        // on one pixel are drawn once.
-        let mut dots = Occupancy::new(rect, 2.0);
-        let mut markers = Occupancy::new(rect, 4.0);
-        let mut outlines = Occupancy::new(rect, 4.0);
-        let mut simplified = Vec::new();
-        let mut line: Vec<Pos2> = Vec::new();
-        for &i in &hits {
-            let Some(o) = self.objects.get(i as usize) else {
-                continue;
-            };
-            let body = &o.annotation.body;
-            let color = class_color(&body.label.name);
-            let centre = || {
-                to_screen([
-                    (o.bounds[0] + o.bounds[2]) / 2.0,
-                    (o.bounds[1] + o.bounds[3]) / 2.0,
-                ])
-            };
-            if body.kind == Kind::Point {
-                let c = centre();
-                if markers.insert(c) {
-                    mesh.add_colored_rect(
-                        Rect::from_center_size(c, egui::vec2(7.0, 7.0)),
-                        Color32::BLACK,
-                    );
-                    mesh.add_colored_rect(Rect::from_center_size(c, egui::vec2(5.0, 5.0)), color);
-                }
-                continue;
-            }
-            if slide_objects::is_tiny(o.bounds, zoom, DOT_BELOW_PX) {
-                let c = centre();
-                if dots.insert(c) {
-                    mesh.add_colored_rect(Rect::from_center_size(c, egui::vec2(2.0, 2.0)), color);
-                }
-                continue;
-            }
-            // Small outlines: one per 4x4 screen cell (a crowd of them reads the same).
-            if slide_objects::is_tiny(o.bounds, zoom, SMALL_PX) && !outlines.insert(centre()) {
-                continue;
-            }
-            let large = !slide_objects::is_tiny(o.bounds, zoom, LARGE_PX);
-            let stroke = Stroke::new(1.5, color);
-            line.clear();
-            match body.kind {
-                Kind::Rectangle => {
-                    let r = Rect::from_two_pos(
-                        to_screen([o.bounds[0], o.bounds[1]]),
-                        to_screen([o.bounds[2], o.bounds[3]]),
-                    );
-                    line.extend([
-                        r.left_top(),
-                        r.right_top(),
-                        r.right_bottom(),
-                        r.left_bottom(),
-                    ]);
-                }
-                Kind::Ellipse => {
-                    let c = centre();
-                    let radius = egui::vec2(
-                        ((o.bounds[2] - o.bounds[0]) * zoom / 2.0) as f32,
-                        ((o.bounds[3] - o.bounds[1]) * zoom / 2.0) as f32,
-                    );
-                    if large {
-                        shapes.push(Shape::ellipse_stroke(c, radius, stroke));
-                        continue;
-                    }
-                    let n = 16;
-                    line.extend((0..n).map(|k| {
-                        let t = k as f32 / n as f32 * std::f32::consts::TAU;
-                        c + egui::vec2(radius.x * t.cos(), radius.y * t.sin())
-                    }));
-                }
-                _ => {
-                    slide_objects::simplify_into(&body.points, 1.0 / zoom, &mut simplified);
-                    line.extend(simplified.iter().map(|p| to_screen(*p)));
-                }
-            }
-            if line.len() < 2 {
-                continue;
-            }
-            if large {
-                shapes.push(Shape::closed_line(std::mem::take(&mut line), stroke));
-            } else {
-                for k in 0..line.len() {
-                    segment(&mut mesh, line[k], line[(k + 1) % line.len()], 1.2, color);
-                }
-            }
+        self.overlay.paint(painter, rect, view, &scene);
+        let (singles, merged) = self.overlay.counts();
+        self.drawn = singles + merged;
+        self.merged = merged;
+        if let Some(o) = self.selected_object() {
+            selection(painter, o, to_screen);
         }
-        painter.add(Shape::mesh(mesh));
-        self.drawn = hits.len();
-        self.scratch = hits;
-        painter.extend(shapes);
         if let Some(d) = &self.draft {
             let line: Vec<Pos2> = match d.kind {
                 Kind::Rectangle | Kind::Ellipse => match d.points.as_slice() {
@@ -290,61 +265,55 @@ impl SlideAnnotations {
     }
 }
 
-/// A line segment `width` wide as one quad of `mesh`.
-fn segment(mesh: &mut egui::Mesh, p: Pos2, q: Pos2, width: f32, color: Color32) {
-    let d = q - p;
-    let len = d.length();
-    if len < 1e-3 {
+/// The selected object, drawn over everything at any zoom: its outline (or a ring
+/// around a point) in white under the class colour.
+fn selection(painter: &Painter, o: &SlideObject, to_screen: &dyn Fn(Point) -> Pos2) {
+    let body = &o.annotation.body;
+    let color = class_color(&body.label.name);
+    let b = o.bounds;
+    let line: Vec<Pos2> = match body.kind {
+        Kind::Point => {
+            let c = to_screen([b[0], b[1]]);
+            painter.circle_stroke(c, 7.0, Stroke::new(3.5, Color32::WHITE));
+            painter.circle_stroke(c, 7.0, Stroke::new(1.5, color));
+            return;
+        }
+        Kind::Rectangle => {
+            let r = Rect::from_two_pos(to_screen([b[0], b[1]]), to_screen([b[2], b[3]]));
+            vec![
+                r.left_top(),
+                r.right_top(),
+                r.right_bottom(),
+                r.left_bottom(),
+            ]
+        }
+        Kind::Ellipse => {
+            let (c, r) = (
+                to_screen([(b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0]),
+                to_screen([b[2], b[3]]),
+            );
+            let radius = (r - c).abs();
+            (0..48)
+                .map(|k| {
+                    let t = k as f32 / 48.0 * std::f32::consts::TAU;
+                    c + egui::vec2(radius.x * t.cos(), radius.y * t.sin())
+                })
+                .collect()
+        }
+        _ => body.points.iter().map(|p| to_screen(*p)).collect(),
+    };
+    // A tiny object at this zoom still shows where it is.
+    let bounds = Rect::from_points(&line);
+    if bounds.width().max(bounds.height()) < 6.0 {
+        painter.circle_stroke(bounds.center(), 7.0, Stroke::new(3.5, Color32::WHITE));
+        painter.circle_stroke(bounds.center(), 7.0, Stroke::new(1.5, color));
         return;
     }
-    let n = egui::vec2(-d.y, d.x) * (width / 2.0 / len);
-    let base = mesh.vertices.len() as u32;
-    for v in [p + n, p - n, q - n, q + n] {
-        mesh.colored_vertex(v, color);
-    }
-    mesh.add_triangle(base, base + 1, base + 2);
-    mesh.add_triangle(base, base + 2, base + 3);
-}
-
-/// Which cells of a screen grid were drawn on this frame (a bitmap).
-struct Occupancy {
-    origin: Pos2,
-    cell: f32,
-    cols: usize,
-    rows: usize,
-    bits: Vec<u64>,
-}
-
-impl Occupancy {
-    fn new(rect: Rect, cell: f32) -> Occupancy {
-        let cols = (rect.width() / cell).ceil().max(1.0) as usize;
-        let rows = (rect.height() / cell).ceil().max(1.0) as usize;
-        Occupancy {
-            origin: rect.min,
-            cell,
-            cols,
-            rows,
-            bits: vec![0; (cols * rows).div_ceil(64)],
-        }
-    }
-
-    /// Marks the cell at `p`: `true` when it was free (draw), `false` when taken or off
-    /// the grid.
-    fn insert(&mut self, p: Pos2) -> bool {
-        let x = ((p.x - self.origin.x) / self.cell).floor();
-        let y = ((p.y - self.origin.y) / self.cell).floor();
-        if x < 0.0 || y < 0.0 || x as usize >= self.cols || y as usize >= self.rows {
-            return false;
-        }
-        let i = y as usize * self.cols + x as usize;
-        let (word, bit) = (i / 64, 1u64 << (i % 64));
-        let Some(w) = self.bits.get_mut(word) else {
-            return false;
-        };
-        let free = *w & bit == 0;
-        *w |= bit;
-        free
-    }
+    painter.add(Shape::closed_line(
+        line.clone(),
+        Stroke::new(3.5, Color32::WHITE),
+    ));
+    painter.add(Shape::closed_line(line, Stroke::new(1.5, color)));
 }
 
 /// A class's colour: stable, from its name (the same as GeoJSON exports give classes
@@ -370,7 +339,7 @@ pub fn panel_ui(ui: &mut egui::Ui, annotations: &SlideAnnotations) -> Vec<super:
                     egui::Button::selectable(annotations.tool == tool, tool.name()),
                 )
                 .on_hover_text(if tool == Tool::Navigate {
-                    "Drag: pan. Double click: zoom in."
+                    "Drag: pan. Click: select. Double click: zoom in."
                 } else {
                     tool.how()
                 });
@@ -400,6 +369,19 @@ pub fn panel_ui(ui: &mut egui::Ui, annotations: &SlideAnnotations) -> Vec<super:
     }
     ui.separator();
     ui.label(format!("Objects: {}", annotations.objects.len()));
+    if let Some(o) = annotations.selected_object() {
+        let body = &o.annotation.body;
+        let mut text = format!(
+            "Selected: {} ({})",
+            body.label.name,
+            crate::annotate::shapes::kind_name(body.kind)
+        );
+        let m = o.measurement_text();
+        if !m.is_empty() {
+            text.push_str(&format!(", {m}"));
+        }
+        ui.label(egui::RichText::new(text).color(super::theme::ACCENT));
+    }
     if !annotations.counts.is_empty() {
         ui.label(egui::RichText::new("Point counts").strong());
         egui::Grid::new("slide-counts")
@@ -425,7 +407,12 @@ pub fn panel_ui(ui: &mut egui::Ui, annotations: &SlideAnnotations) -> Vec<super:
                         ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
                     ui.painter()
                         .rect_filled(swatch, 2.0, class_color(&body.label.name));
-                    ui.label(&body.label.name);
+                    let selected = annotations.selected == Some(o.annotation.id);
+                    if ui.selectable_label(selected, &body.label.name).clicked() {
+                        commands.push(Command::Slide(
+                            super::slide_view::SlideCommand::SelectObject(o.annotation.id),
+                        ));
+                    }
                     ui.label(
                         egui::RichText::new(crate::annotate::shapes::kind_name(body.kind))
                             .color(super::theme::TEXT_DIM),

@@ -26,7 +26,7 @@ use super::slide_annotations::SlideAnnotations;
 use super::{Command, slide_annotations, slide_panels, theme};
 use crate::imaging::slide::cache::{DEFAULT_TILE_CACHE_BYTES, TileCache};
 use crate::imaging::slide::cover::{self, Cover, View};
-use crate::imaging::slide::pool::{DEFAULT_QUEUE_CAPACITY, Priority, TilePool, TileSource};
+use crate::imaging::slide::pool::{DEFAULT_QUEUE_CAPACITY, Priority, Ready, TilePool, TileSource};
 use crate::imaging::slide::{PathChoice, Slide, SlideInfo, TileContent, TileKey};
 
 /// Something the user asked of the slide view; applied by [`SlideView::apply`].
@@ -57,16 +57,27 @@ pub enum SlideCommand {
     /// Show the slide at this objective magnification (1x, 5x, … 40x): one screen pixel
     /// per scanned pixel at the scanner's own objective power.
     Magnification(f64),
+    /// Select the annotation under a level-0 point (within `tolerance` level-0 pixels),
+    /// or none.
+    Select {
+        level0: [f64; 2],
+        tolerance: f64,
+    },
+    /// Select an annotation and centre the view on it (from the list).
+    SelectObject(crate::project::Id),
     SetShowProperties(bool),
     /// Read and show an associated image (label, macro): an explicit request only.
     ShowAssociated(String),
     HideAssociated,
 }
 
-/// Decoded textures kept on the GPU at most (256 MiB of 256x256 RGBA tiles).
+/// Tile textures kept on the GPU at most, drawn or spare (256 MiB of 256x256 RGBA tiles).
 const MAX_TEXTURES: usize = 1024;
 /// Tile textures uploaded per frame at most, so one frame never stalls on uploads.
 const UPLOADS_PER_FRAME: usize = 48;
+/// While more visible tiles are being decoded, arrivals within this long share one
+/// frame (instead of a frame per tile, which on two cores takes CPU from the decoders).
+const TILE_REPAINT_AFTER: std::time::Duration = std::time::Duration::from_millis(4);
 /// Screen pixels per level-0 pixel at the most magnified zoom.
 const MAX_ZOOM_PX: f64 = 4.0;
 /// Standard objective presets.
@@ -100,7 +111,8 @@ pub struct OpenSlideView {
     auto_fit: bool,
     pixels_per_point: f32,
     textures: HashMap<TileKey, TileTexture>,
-    /// Evicted full-size tile textures, reused for new tiles.
+    /// Evicted tile textures, rewritten in place for new tiles of their size (no new
+    /// GPU allocation); they count towards [`MAX_TEXTURES`].
     spare: Vec<TextureHandle>,
     frame: u64,
     last_cover: Option<Cover>,
@@ -169,7 +181,14 @@ impl SlideView {
             Arc::clone(&cache),
             workers,
             DEFAULT_QUEUE_CAPACITY,
-            move |_| repaint.request_repaint(),
+            move |ready: Ready| match ready.priority {
+                // The last visible tile: show the complete view now.
+                Priority::Visible if ready.visible_left == 0 => repaint.request_repaint(),
+                // More on the way: one frame uploads the tiles that arrived meanwhile.
+                Priority::Visible => repaint.request_repaint_after(TILE_REPAINT_AFTER),
+                // Prefetched tiles are not drawn; the frame that shows them uploads them.
+                Priority::NextZoom | Priority::Neighbour => {}
+            },
         )
         .map_err(|e| format!("cannot start the tile workers: {e}"))?;
         *self = SlideView::Open(Box::new(OpenSlideView {
@@ -210,6 +229,14 @@ impl SlideView {
         }
     }
 
+    /// Tiles the workers have read since the slide opened (benchmarks).
+    pub fn tiles_decoded(&self) -> u64 {
+        match self {
+            SlideView::Opening { .. } => 0,
+            SlideView::Open(open) => open.pool.decoded(),
+        }
+    }
+
     /// Whether the slide is still being opened.
     pub fn is_opening(&self) -> bool {
         matches!(self, SlideView::Opening { .. })
@@ -231,13 +258,16 @@ impl SlideView {
         }
     }
 
-    /// Empties the decoded-tile cache and the textures (benchmarks of cold views).
+    /// Empties the decoded-tile cache and the uploaded tiles (benchmarks of cold views):
+    /// every tile is decoded and uploaded again. The GPU textures themselves become
+    /// spares, as tiles evicted in a long session do.
     pub fn clear_tiles(&mut self) {
         if let SlideView::Open(open) = self {
             open.pool.cancel_all();
             open.pool.wait_idle();
             open.cache.clear();
-            open.textures.clear();
+            let handles = open.textures.drain().filter_map(|(_, t)| t.handle);
+            open.spare.extend(handles);
             open.last_cover = None;
         }
     }
@@ -324,6 +354,7 @@ impl OpenSlideView {
                     SlideCommand::SetShowProperties(_)
                         | SlideCommand::ShowAssociated(_)
                         | SlideCommand::HideAssociated
+                        | SlideCommand::Select { .. }
                 ));
         let new = match command {
             SlideCommand::Zoom { factor, about } => {
@@ -356,6 +387,17 @@ impl OpenSlideView {
             SlideCommand::Magnification(m) => match self.zoom_for_magnification(m) {
                 Some(zoom) => View {
                     zoom: zoom.clamp(min_zoom, max_zoom),
+                    ..view
+                },
+                None => view,
+            },
+            SlideCommand::Select { level0, tolerance } => {
+                self.annotations.select_at(level0, tolerance);
+                view
+            }
+            SlideCommand::SelectObject(id) => match self.annotations.select(id) {
+                Some(centre) => View {
+                    center_level0: centre,
                     ..view
                 },
                 None => view,
@@ -437,15 +479,27 @@ impl OpenSlideView {
         let texture = match &tile.content {
             TileContent::Rgb(px) | TileContent::Rgba(px) => {
                 let size = [tile.width as usize, tile.height as usize];
-                let image = if matches!(tile.content, TileContent::Rgb(_)) {
-                    ColorImage::from_rgb(size, px)
-                } else {
-                    ColorImage::from_rgba_premultiplied(size, px)
+                let image = match &tile.content {
+                    TileContent::Rgb(_) => color_image_from_rgb(size, px),
+                    _ => color_image_from_rgba(size, px),
+                };
+                let Some(image) = image else {
+                    // A tile whose pixel count disagrees with its size: not drawable.
+                    self.textures.insert(
+                        key,
+                        TileTexture {
+                            handle: None,
+                            blank_reason: Some("tile size does not match its pixels".into()),
+                            last_used: self.frame,
+                        },
+                    );
+                    return true;
                 };
                 let handle = match self.spare.iter().position(|h| h.size() == size) {
                     Some(i) => {
+                        // Rewriting the whole texture in place keeps its GPU allocation.
                         let mut h = self.spare.swap_remove(i);
-                        h.set(image, TextureOptions::LINEAR);
+                        h.set_partial([0, 0], image, TextureOptions::LINEAR);
                         h
                     }
                     None => ctx.load_texture("slide-tile", image, TextureOptions::LINEAR),
@@ -475,9 +529,12 @@ impl OpenSlideView {
             .map(TextureHandle::id)
     }
 
-    /// Drops the least recently drawn textures beyond [`MAX_TEXTURES`], keeping a few
-    /// for reuse.
+    /// Keeps drawn plus spare textures within [`MAX_TEXTURES`]: spares go first, then
+    /// the least recently drawn tiles become spares (at most a quarter of the bound).
     fn evict_textures(&mut self) {
+        let over = |v: &Self| (v.textures.len() + v.spare.len()).saturating_sub(MAX_TEXTURES);
+        let drop_spares = over(self).min(self.spare.len());
+        self.spare.truncate(self.spare.len() - drop_spares);
         if self.textures.len() <= MAX_TEXTURES {
             return;
         }
@@ -493,12 +550,37 @@ impl OpenSlideView {
             if let Some(TileTexture {
                 handle: Some(h), ..
             }) = self.textures.remove(&key)
-                && self.spare.len() < 64
+                && self.spare.len() < MAX_TEXTURES / 4
             {
                 self.spare.push(h);
             }
         }
     }
+}
+
+/// An opaque RGB tile as egui pixels (one pass, four bytes written per pixel);
+/// `None` when `rgb` does not hold `size` pixels.
+fn color_image_from_rgb(size: [usize; 2], rgb: &[u8]) -> Option<ColorImage> {
+    let n = size[0] * size[1];
+    if rgb.len() != n * 3 {
+        return None;
+    }
+    let mut pixels = Vec::with_capacity(n);
+    pixels.extend(
+        rgb.chunks_exact(3)
+            .map(|p| Color32::from_rgba_premultiplied(p[0], p[1], p[2], 255)),
+    );
+    Some(ColorImage::new(size, pixels))
+}
+
+/// A premultiplied RGBA tile as egui pixels (a copy); `None` when `rgba` does not hold
+/// `size` pixels.
+fn color_image_from_rgba(size: [usize; 2], rgba: &[u8]) -> Option<ColorImage> {
+    if rgba.len() != size[0] * size[1] * 4 {
+        return None;
+    }
+    let pixels: &[Color32] = bytemuck::try_cast_slice(rgba).ok()?;
+    Some(ColorImage::new(size, pixels.to_vec()))
 }
 
 /// File extensions OpenSlide reads (its own list), offered by the slide dialog.
@@ -723,6 +805,16 @@ fn slide_viewport_ui(ui: &mut Ui, open: &mut OpenSlideView, annotating: bool) ->
     {
         let about = [p.x - origin.x, p.y - origin.y];
         commands.push(Command::Slide(SlideCommand::Zoom { factor: 2.0, about }));
+    } else if annotating
+        && !drawing
+        && response.clicked_by(PointerButton::Primary)
+        && let Some(p) = response.interact_pointer_pos()
+    {
+        let local = p - origin;
+        commands.push(Command::Slide(SlideCommand::Select {
+            level0: view.level0_from_screen([f64::from(local.x), f64::from(local.y)]),
+            tolerance: slide_annotations::SELECT_TOLERANCE_PX / view.zoom,
+        }));
     }
     if response.hovered() {
         commands.extend(slide_panels::key_commands(ui, open));
@@ -806,6 +898,13 @@ fn slide_viewport_ui(ui: &mut Ui, open: &mut OpenSlideView, annotating: bool) ->
     );
     if annotating {
         open.annotations.paint(&painter, rect, &view, &to_screen);
+        // Where objects are merged, the cell under the pointer says what it holds.
+        if !drawing
+            && let Some(p) = open.pointer_level0
+            && let Some(text) = open.annotations.cluster_text(p)
+        {
+            response.clone().on_hover_text_at_pointer(text);
+        }
     }
     slide_panels::scale_bar(&painter, rect, open);
     if let Some(c) = slide_panels::minimap_ui(ui, rect, open) {

@@ -326,6 +326,36 @@ fn slide_annotations_are_drawn_measured_undone_and_kept() -> Result<(), Box<dyn 
     assert_eq!(counts.values().sum::<usize>(), 3, "{counts:?}");
     harness.get_by_label("Point counts");
 
+    // Navigating, a click selects the object under the pointer (through the index);
+    // a click on bare glass far from everything selects nothing.
+    harness.get_by_label("Navigate").click();
+    harness.run();
+    click_at(&mut harness, viewport.center() + Vec2::new(-10.0, 10.0));
+    let selected = harness
+        .state()
+        .slide()
+        .and_then(|s| s.annotations())
+        .and_then(|a| a.selected_object())
+        .map(|o| o.annotation.body.kind);
+    assert_eq!(selected, Some(Kind::Rectangle));
+    harness.get_by_label_contains("Selected: ");
+    click_at(&mut harness, viewport.center() + Vec2::new(-252.0, 166.0));
+    let selected = harness
+        .state()
+        .slide()
+        .and_then(|s| s.annotations())
+        .and_then(|a| a.selected_object())
+        .map(|o| o.annotation.body.kind);
+    assert_eq!(selected, Some(Kind::Point), "a point 4.5 px away");
+    click_at(&mut harness, viewport.min + Vec2::new(8.0, 8.0));
+    assert!(
+        harness
+            .state()
+            .slide()
+            .and_then(|s| s.annotations())
+            .is_some_and(|a| a.selected.is_none())
+    );
+
     // Ctrl+Z takes the last point back, Ctrl+Y restores it; the list follows.
     harness.key_press_modifiers(Modifiers::COMMAND, egui::Key::Z);
     harness.run();

@@ -5,11 +5,13 @@
 //! order, each tile at most once (queued, in flight or cached tiles are not queued
 //! again). [`TilePool::replace_wanted`] is how a view cancels what it no longer shows:
 //! queued tiles that are not wanted any more are dropped; tiles already in flight
-//! finish (a tile takes milliseconds) and land in the cache. Results go into the
-//! [`TileCache`]; `on_ready` is called after each (the UI asks for a repaint there).
+//! finish (a tile takes milliseconds) and land in the cache; a tile in flight that is
+//! wanted more urgently meanwhile keeps the higher priority. Results go into the
+//! [`TileCache`]; `on_ready` is called after each with its priority and how many
+//! visible tiles are still to come (the UI decides when to repaint from that).
 //! A panic while reading a tile becomes a blank tile with a reason, never a dead worker.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -42,7 +44,17 @@ impl TileSource for Slide {
 /// Default queue bound: a few screens' worth of tiles with prefetch.
 pub const DEFAULT_QUEUE_CAPACITY: usize = 4096;
 
-type OnReady = Box<dyn Fn(TileKey) + Send + Sync>;
+/// A tile that has just landed in the cache (what `on_ready` is told).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ready {
+    pub key: TileKey,
+    /// The most urgent priority it was wanted at while it was read.
+    pub priority: Priority,
+    /// Visible tiles still queued or being read, besides this one.
+    pub visible_left: usize,
+}
+
+type OnReady = Box<dyn Fn(Ready) + Send + Sync>;
 
 struct Shared {
     state: Mutex<State>,
@@ -57,7 +69,7 @@ struct Shared {
 struct State {
     queue: BTreeMap<(Priority, u64), TileKey>,
     queued: HashMap<TileKey, (Priority, u64)>,
-    in_flight: HashSet<TileKey>,
+    in_flight: HashMap<TileKey, Priority>,
     seq: u64,
     capacity: usize,
     decoded: u64,
@@ -73,6 +85,23 @@ impl State {
 
     fn is_idle(&self) -> bool {
         self.queue.is_empty() && self.in_flight.is_empty()
+    }
+
+    /// Visible tiles queued, or in flight and not yet in `cache`, `key` left out. Every
+    /// worker caches its tile before counting, so of tiles finishing together the one
+    /// counting last sees none left: the last visible tile is always told so.
+    fn visible_besides(&self, key: TileKey, cache: &TileCache) -> usize {
+        let queued = self
+            .queue
+            .range(..(Priority::NextZoom, 0))
+            .filter(|(_, k)| **k != key)
+            .count();
+        let reading = self
+            .in_flight
+            .iter()
+            .filter(|(k, p)| **k != key && **p == Priority::Visible && !cache.contains(**k))
+            .count();
+        queued + reading
     }
 }
 
@@ -105,7 +134,7 @@ impl TilePool {
         cache: Arc<TileCache>,
         workers: usize,
         queue_capacity: usize,
-        on_ready: impl Fn(TileKey) + Send + Sync + 'static,
+        on_ready: impl Fn(Ready) + Send + Sync + 'static,
     ) -> std::io::Result<TilePool> {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
@@ -148,7 +177,8 @@ impl TilePool {
     }
 
     /// Makes `wanted` (in order) the whole queue: anything queued and not in it is
-    /// cancelled. Tiles already cached or in flight are skipped.
+    /// cancelled. Tiles already cached are skipped; tiles in flight are not queued again
+    /// (they keep the more urgent of their two priorities).
     pub fn replace_wanted(&self, wanted: impl IntoIterator<Item = (TileKey, Priority)>) {
         let wanted: Vec<(TileKey, Priority)> = wanted
             .into_iter()
@@ -196,7 +226,7 @@ impl TilePool {
     /// Whether `key` is queued or being read.
     pub fn is_pending(&self, key: TileKey) -> bool {
         let state = self.shared.lock();
-        state.queued.contains_key(&key) || state.in_flight.contains(&key)
+        state.queued.contains_key(&key) || state.in_flight.contains_key(&key)
     }
 
     /// Tiles read since the pool started.
@@ -209,10 +239,11 @@ impl TilePool {
     }
 }
 
-/// Queues `key` unless it is in flight; a full queue drops its least urgent tile for a
-/// more urgent one.
+/// Queues `key` unless it is in flight (then only its priority may rise); a full queue
+/// drops its least urgent tile for a more urgent one.
 fn enqueue(state: &mut State, key: TileKey, priority: Priority) -> bool {
-    if state.in_flight.contains(&key) {
+    if let Some(p) = state.in_flight.get_mut(&key) {
+        *p = (*p).min(priority);
         return false;
     }
     if let Some(&(old, _)) = state.queued.get(&key) {
@@ -247,9 +278,9 @@ fn worker(shared: &Shared) {
                 if state.shutdown {
                     return;
                 }
-                if let Some((_, key)) = state.queue.pop_first() {
+                if let Some(((priority, _), key)) = state.queue.pop_first() {
                     state.queued.remove(&key);
-                    state.in_flight.insert(key);
+                    state.in_flight.insert(key, priority);
                     break key;
                 }
                 state = match shared.work.wait(state) {
@@ -277,8 +308,21 @@ fn worker(shared: &Shared) {
         let fresh = tile.is_some();
         if let Some(tile) = tile {
             shared.cache.insert(Arc::new(tile));
+            let ready = {
+                // Lock order: pool state, then the cache (nothing takes them the other way).
+                let state = shared.lock();
+                Ready {
+                    key,
+                    priority: state
+                        .in_flight
+                        .get(&key)
+                        .copied()
+                        .unwrap_or(Priority::Visible),
+                    visible_left: state.visible_besides(key, &shared.cache),
+                }
+            };
             // Before the tile leaves `in_flight`: once idle, every callback has run.
-            (shared.on_ready)(key);
+            (shared.on_ready)(ready);
         }
         let idle = {
             let mut state = shared.lock();
@@ -400,6 +444,46 @@ mod tests {
     }
 
     #[test]
+    fn ready_tells_the_priority_and_the_visible_tiles_left() {
+        let (gate, go) = gated(None);
+        let cache = Arc::new(TileCache::new(1 << 20));
+        let ready = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&ready);
+        let pool = TilePool::new(gate, cache, 1, 100, move |r: Ready| {
+            seen.lock().unwrap().push(r);
+        })
+        .unwrap();
+        // Prefetched, then on screen while it is read: it finishes as visible.
+        assert!(pool.request(key(0), Priority::Neighbour));
+        while pool.shared.lock().in_flight.is_empty() {
+            std::thread::yield_now();
+        }
+        pool.replace_wanted([
+            (key(0), Priority::Visible),
+            (key(1), Priority::Visible),
+            (key(2), Priority::NextZoom),
+        ]);
+        for _ in 0..3 {
+            go.send(()).unwrap();
+        }
+        pool.wait_idle();
+        let got: Vec<(u32, Priority, usize)> = ready
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| (r.key.col, r.priority, r.visible_left))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (0, Priority::Visible, 1),
+                (1, Priority::Visible, 0),
+                (2, Priority::NextZoom, 0)
+            ]
+        );
+    }
+
+    #[test]
     fn the_queue_is_bounded_and_keeps_the_most_urgent() {
         let (gate, go) = gated(None);
         let cache = Arc::new(TileCache::new(1 << 20));
@@ -428,8 +512,8 @@ mod tests {
         let cache = Arc::new(TileCache::new(1 << 20));
         let ready = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&ready);
-        let pool = TilePool::new(gate, cache.clone(), 2, 10, move |k| {
-            seen.lock().unwrap().push(k);
+        let pool = TilePool::new(gate, cache.clone(), 2, 10, move |r: Ready| {
+            seen.lock().unwrap().push(r.key);
         })
         .unwrap();
         pool.request(key(7), Priority::Visible);
