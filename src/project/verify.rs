@@ -374,7 +374,7 @@ fn verify_checked(
                 .ok()
                 .and_then(|h| line.events.get(&h))
             {
-                Some(&(seq, hlc)) if seq == ev.seq - 1 => hlc,
+                Some(&(seq, hlc)) if Some(seq) == ev.seq.checked_sub(1) => hlc,
                 _ => return Err(fail(ev.seq, "previous-hash link broken")),
             }
         };

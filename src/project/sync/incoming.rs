@@ -204,6 +204,9 @@ fn check_one(
         if !members.contains_key(&ev.author_id) {
             return Err("author is not a member");
         }
+        if ev.seq < 1 {
+            return Err("sequence number out of range");
+        }
         let hash = ev.compute_hash(pid);
         if hash.as_slice() != ev.event_hash.as_slice() {
             return Err("event hash does not match its contents");
@@ -452,10 +455,14 @@ impl<'a> Applier<'a> {
 
     /// The clock of the author's event `seq - 1` with hash `prev_hash`, if here.
     fn previous_hlc(&self, ev: &EventRow) -> rusqlite::Result<Option<i64>> {
+        // A hostile sequence number (i64::MIN) has no predecessor.
+        let Some(before) = ev.seq.checked_sub(1) else {
+            return Ok(None);
+        };
         if let Ok(prev) = <[u8; 32]>::try_from(ev.prev_hash.as_slice())
             && let Some(&(author, seq, hlc)) = self.recent.by_hash.get(&prev)
             && author == ev.author_id
-            && seq == ev.seq - 1
+            && seq == before
         {
             return Ok(Some(hlc));
         }
@@ -463,9 +470,7 @@ impl<'a> Applier<'a> {
             .prepare_cached(
                 "SELECT hlc FROM events WHERE author_id = ?1 AND seq = ?2 AND event_hash = ?3",
             )?
-            .query_row(params![ev.author_id, ev.seq - 1, ev.prev_hash], |r| {
-                r.get(0)
-            })
+            .query_row(params![ev.author_id, before, ev.prev_hash], |r| r.get(0))
             .optional()
     }
 
