@@ -663,37 +663,47 @@ impl Blind {
     }
 }
 
-/// Cached workflow events, valid while the event count is unchanged (events are
-/// append-only).
+/// Cached workflow events, with the largest event rowid they cover: events are
+/// append-only (no UPDATE or DELETE ever runs on them), so rows past it are the new ones.
 #[derive(Default)]
 pub(super) struct WorkflowCache {
-    count: i64,
+    max_rowid: i64,
     events: Vec<WorkflowEvent>,
 }
 
 impl Session {
     /// Every workflow record in the file, decrypted (cached until the next event).
     fn workflow_events(&mut self) -> Result<Vec<WorkflowEvent>, ProjectError> {
-        let count: i64 = self
+        // MAX(rowid) is one b-tree descent; COUNT(*) would scan every event.
+        let max_rowid: i64 = self
             .project
             .conn
-            .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))?;
-        if let Some(c) = &self.workflow_cache
-            && c.count == count
-        {
-            return Ok(c.events.clone());
+            .prepare_cached("SELECT COALESCE(MAX(rowid), 0) FROM events")?
+            .query_row([], |r| r.get(0))?;
+        let cache = self.workflow_cache.take().unwrap_or_default();
+        if cache.max_rowid == max_rowid {
+            let out = cache.events.clone();
+            self.workflow_cache = Some(cache);
+            return Ok(out);
         }
+        // Only the events written since (a smaller rowid means the file changed under
+        // us: read everything again).
+        let (after, mut out) = if cache.max_rowid < max_rowid {
+            (cache.max_rowid, cache.events)
+        } else {
+            (0, Vec::new())
+        };
         let (project, u) = self.parts()?;
         let project_id = project.project_id;
         let rows: Vec<events::EventRow> = project
             .conn
             .prepare_cached(&format!(
-                "SELECT {} FROM events WHERE op = 'workflow' ORDER BY hlc, event_id",
+                "SELECT {} FROM events WHERE rowid > ?1 AND rowid <= ?2 AND op = 'workflow'",
                 events::EVENT_COLUMNS
             ))?
-            .query_map([], events::event_row)?
+            .query_map([after, max_rowid], events::event_row)?
             .collect::<Result<_, _>>()?;
-        let mut out = Vec::with_capacity(rows.len());
+        out.reserve(rows.len());
         for ev in rows {
             let chunks = load_chunks(&project.conn, &ev.event_id)?;
             let blob = events::open_payload(&project_id, &u.keys.sealer, &ev, &chunks)
@@ -716,8 +726,9 @@ impl Session {
                 record,
             });
         }
+        out.sort_by_key(|w| (w.hlc, w.event));
         self.workflow_cache = Some(WorkflowCache {
-            count,
+            max_rowid,
             events: out.clone(),
         });
         Ok(out)
@@ -945,7 +956,24 @@ impl Session {
         let me = self.user_id;
         let mine = self.roles();
         let may_correct = mine.contains(Role::Senior) || mine.contains(Role::Admin);
-        let members = self.members()?;
+        let events = self.workflow_events()?;
+        // Membership is needed only for edits of existing objects and for cases (a
+        // plain new annotation in a project without cases, the common commit, skips it).
+        let needs_members = !events.is_empty()
+            || payloads.iter().any(|p| {
+                let creates = matches!(
+                    p.edit,
+                    Edit::Create { .. } | Edit::SegmentationCreate { .. }
+                ) && p.undo_of.is_none();
+                let bookkeeping =
+                    matches!(p.edit.kind(), ObjectKind::Workflow | ObjectKind::LabelClass);
+                !creates && !bookkeeping
+            });
+        let members = if needs_members {
+            self.members()?
+        } else {
+            Members::new()
+        };
         // Objects an admin created (the project's starting set, imported pre-labels) are
         // shared: every annotator works on them.
         let shared = |creator: Id| {
@@ -954,7 +982,6 @@ impl Session {
                     .get(&creator)
                     .is_some_and(|m| m.roles.contains(Role::Admin))
         };
-        let events = self.workflow_events()?;
         let cases = if events.is_empty() {
             None
         } else {

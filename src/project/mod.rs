@@ -481,7 +481,7 @@ pub(crate) fn member_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MemberRow> {
 }
 
 pub(crate) fn load_members(conn: &Connection) -> rusqlite::Result<Vec<MemberRow>> {
-    conn.prepare(&format!("SELECT {MEMBER_COLUMNS} FROM members"))?
+    conn.prepare_cached(&format!("SELECT {MEMBER_COLUMNS} FROM members"))?
         .query_map([], member_row)?
         .collect()
 }

@@ -39,6 +39,9 @@ pub struct Session {
     last_used: Instant,
     /// Decrypted workflow records, until the next event (`cases.rs`).
     pub(super) workflow_cache: Option<super::cases::WorkflowCache>,
+    /// The verified membership and the rows it was verified from: verified again only
+    /// when the rows change (every commit asks for it).
+    members_cache: Option<(Vec<MemberRow>, Members)>,
 }
 
 /// One line of `tessera history`.
@@ -79,6 +82,7 @@ impl Session {
             idle_limit: super::DEFAULT_IDLE_LOCK,
             last_used: Instant::now(),
             workflow_cache: None,
+            members_cache: None,
         }
     }
 
@@ -341,17 +345,29 @@ impl Session {
 
     /// Verified membership.
     pub(super) fn members(&mut self) -> Result<Members, ProjectError> {
+        let cached = self.members_cache.take();
         let (project, u) = self.parts()?;
         let rows = load_members(&project.conn)?;
-        members::verify_members(&project.project_id, &rows, &u.keys.sealer).map_err(|f| {
-            Failure {
-                area: verify::Area::Membership,
-                author: f.who,
-                seq: None,
-                reason: f.reason,
-            }
-            .into()
-        })
+        if let Some((cached_rows, members)) = cached
+            && cached_rows == rows
+        {
+            let out = members.clone();
+            self.members_cache = Some((cached_rows, members));
+            return Ok(out);
+        }
+        let members = members::verify_members(&project.project_id, &rows, &u.keys.sealer).map_err(
+            |f| -> ProjectError {
+                Failure {
+                    area: verify::Area::Membership,
+                    author: f.who,
+                    seq: None,
+                    reason: f.reason,
+                }
+                .into()
+            },
+        )?;
+        self.members_cache = Some((rows, members.clone()));
+        Ok(members)
     }
 
     /// Every member's name by id (removed members included: their records still name

@@ -387,6 +387,43 @@ fn wrong_passphrase_damaged_slot_and_hostile_parameters_are_classified() {
 }
 
 #[test]
+fn the_encryption_count_is_kept_as_a_high_water_mark_that_never_falls() {
+    use tessera::project::events::ENCRYPTION_COUNT_STEP;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("count.tessera");
+    let stored = || -> i64 {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.query_row("SELECT MAX(encryptions) FROM keys", [], |r| r.get(0))
+            .unwrap()
+    };
+    let (mut s, _) = Project::create(&path, "alice", b"pw", TINY).unwrap();
+    for i in 0..5 {
+        s.commit_edit(Edit::Create {
+            annotation: ann("1.7", "count", None, f64::from(i)),
+        })
+        .unwrap();
+    }
+    drop(s);
+    let first = stored();
+    // Each commit seals a payload and a cache row: the mark covers them, rounded up.
+    assert!(first >= 10, "{first}");
+    assert_eq!(first % ENCRYPTION_COUNT_STEP as i64, 0);
+    let mut s = open(&path, "alice", "pw").unwrap();
+    for i in 0..3 {
+        s.commit_edit(Edit::Create {
+            annotation: ann("1.7", "count", None, f64::from(10 + i)),
+        })
+        .unwrap();
+    }
+    drop(s);
+    // Reopening resumes from the mark, so the count only grows: past the first mark.
+    let second = stored();
+    assert!(second > first, "{second} after {first}");
+    assert_eq!(second % ENCRYPTION_COUNT_STEP as i64, 0);
+    open(&path, "alice", "pw").unwrap().verify().unwrap();
+}
+
+#[test]
 fn copies_edited_apart_have_disjoint_events_and_verify_separately() {
     let dir = tempfile::tempdir().unwrap();
     let path = build(dir.path(), "m");
