@@ -133,7 +133,16 @@ fn settle(harness: &mut Harness<'_, TesseraApp>, gpu: &Gpu, wake: Option<&Wake>)
             if let Some(at) = Instant::now().checked_add(delay) {
                 wake.request(at);
             }
-            wake.wait(deadline);
+            // While the slide opens, look again every 20 ms as well: the opening
+            // thread's wake-up can come before this harness listens for it (the app
+            // starts opening as it is built), and would then be lost.
+            let opening = harness.state().slide().is_none_or(|s| s.is_opening());
+            let limit = if opening {
+                deadline.min(Instant::now() + Duration::from_millis(20))
+            } else {
+                deadline
+            };
+            wake.wait(limit);
         }
         let done = harness
             .state()

@@ -24,6 +24,7 @@ pub mod series_browser;
 pub mod slide_annotations;
 pub mod slide_overlay;
 pub mod slide_panels;
+mod slide_textures;
 pub mod slide_view;
 pub mod start;
 pub mod status_bar;
@@ -315,6 +316,8 @@ pub struct TesseraApp {
     chrome: Chrome,
     /// `None` when running without wgpu: slices are then drawn on the CPU.
     gpu: Option<GpuLimits>,
+    /// The wgpu device and renderer (slide tiles are uploaded into native textures).
+    render_state: Option<eframe::egui_wgpu::RenderState>,
     cpu_textures: [CpuSliceTexture; MAX_VIEWPORTS],
     next_volume_key: u64,
     last_frame: Option<Instant>,
@@ -420,6 +423,7 @@ impl TesseraApp {
             problems: Vec::new(),
             chrome: Chrome::default(),
             gpu,
+            render_state: cc.wgpu_render_state.clone(),
             cpu_textures: Default::default(),
             next_volume_key: 1,
             last_frame: None,
@@ -1095,7 +1099,7 @@ const MAX_EVENTS_PER_FRAME: usize = 256;
 impl eframe::App for TesseraApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         if let Some(slide) = &mut self.slide
-            && let Err(e) = slide.poll(ctx)
+            && let Err(e) = slide.poll(ctx, self.render_state.as_ref())
         {
             self.slide = None;
             self.report_problem(e);

@@ -10,12 +10,12 @@
 //! on a named thread; the UI never waits for slide I/O. Label and macro images are
 //! read only when the user asks for them (they may show the patient's name).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::Instant;
 
+use eframe::egui_wgpu;
 use egui::{
     Color32, ColorImage, Event, MouseWheelUnit, PointerButton, Pos2, Rect, Sense, Stroke,
     TextureHandle, TextureOptions, Ui, Vec2, WidgetInfo,
@@ -23,11 +23,12 @@ use egui::{
 
 use super::annotations::{PointerEvent, Tool};
 use super::slide_annotations::SlideAnnotations;
+use super::slide_textures::{Drawn, TileTextures};
 use super::{Command, slide_annotations, slide_panels, theme};
 use crate::imaging::slide::cache::{DEFAULT_TILE_CACHE_BYTES, TileCache};
 use crate::imaging::slide::cover::{self, Cover, View};
 use crate::imaging::slide::pool::{DEFAULT_QUEUE_CAPACITY, Priority, Ready, TilePool, TileSource};
-use crate::imaging::slide::{PathChoice, Slide, SlideInfo, TileContent, TileKey};
+use crate::imaging::slide::{PathChoice, Slide, SlideInfo, TileKey};
 
 /// Something the user asked of the slide view; applied by [`SlideView::apply`].
 #[derive(Clone, Debug, PartialEq)]
@@ -71,8 +72,6 @@ pub enum SlideCommand {
     HideAssociated,
 }
 
-/// Tile textures kept on the GPU at most, drawn or spare (256 MiB of 256x256 RGBA tiles).
-const MAX_TEXTURES: usize = 1024;
 /// Tile textures uploaded per frame at most, so one frame never stalls on uploads.
 const UPLOADS_PER_FRAME: usize = 48;
 /// While more visible tiles are being decoded, arrivals within this long share one
@@ -93,13 +92,6 @@ pub enum SlideView {
     Open(Box<OpenSlideView>),
 }
 
-/// One tile's texture (or its blank reason) and when it was last drawn.
-struct TileTexture {
-    handle: Option<TextureHandle>,
-    blank_reason: Option<String>,
-    last_used: u64,
-}
-
 pub struct OpenSlideView {
     pub(super) slide: Arc<Slide>,
     cache: Arc<TileCache>,
@@ -110,10 +102,7 @@ pub struct OpenSlideView {
     /// The whole slide stays fitted (through window resizes) until the user zooms or pans.
     auto_fit: bool,
     pixels_per_point: f32,
-    textures: HashMap<TileKey, TileTexture>,
-    /// Evicted tile textures, rewritten in place for new tiles of their size (no new
-    /// GPU allocation); they count towards [`MAX_TEXTURES`].
-    spare: Vec<TextureHandle>,
+    textures: TileTextures,
     frame: u64,
     last_cover: Option<Cover>,
     pub(super) show_properties: bool,
@@ -155,7 +144,11 @@ impl SlideView {
     }
 
     /// Moves from opening to open when the slide arrived; `Err` when it failed to open.
-    pub fn poll(&mut self, ctx: &egui::Context) -> Result<(), String> {
+    pub fn poll(
+        &mut self,
+        ctx: &egui::Context,
+        render_state: Option<&egui_wgpu::RenderState>,
+    ) -> Result<(), String> {
         let SlideView::Opening { rx, started, .. } = self else {
             return Ok(());
         };
@@ -198,8 +191,7 @@ impl SlideView {
             view: None,
             auto_fit: true,
             pixels_per_point: 1.0,
-            textures: HashMap::new(),
-            spare: Vec::new(),
+            textures: TileTextures::new(render_state),
             frame: 0,
             last_cover: None,
             show_properties: false,
@@ -266,8 +258,7 @@ impl SlideView {
             open.pool.cancel_all();
             open.pool.wait_idle();
             open.cache.clear();
-            let handles = open.textures.drain().filter_map(|(_, t)| t.handle);
-            open.spare.extend(handles);
+            open.textures.clear();
             open.last_cover = None;
         }
     }
@@ -465,122 +456,14 @@ impl OpenSlideView {
     /// Whether the tile can be drawn now (textured, or known blank), uploading it from
     /// the cache when there is upload budget left this frame.
     fn ensure_texture(&mut self, ctx: &egui::Context, key: TileKey, budget: &mut usize) -> bool {
-        if let Some(t) = self.textures.get_mut(&key) {
-            t.last_used = self.frame;
-            return true;
-        }
-        if *budget == 0 {
-            return false;
-        }
-        let Some(tile) = self.cache.get(key) else {
-            return false;
-        };
-        *budget -= 1;
-        let texture = match &tile.content {
-            TileContent::Rgb(px) | TileContent::Rgba(px) => {
-                let size = [tile.width as usize, tile.height as usize];
-                let image = match &tile.content {
-                    TileContent::Rgb(_) => color_image_from_rgb(size, px),
-                    _ => color_image_from_rgba(size, px),
-                };
-                let Some(image) = image else {
-                    // A tile whose pixel count disagrees with its size: not drawable.
-                    self.textures.insert(
-                        key,
-                        TileTexture {
-                            handle: None,
-                            blank_reason: Some("tile size does not match its pixels".into()),
-                            last_used: self.frame,
-                        },
-                    );
-                    return true;
-                };
-                let handle = match self.spare.iter().position(|h| h.size() == size) {
-                    Some(i) => {
-                        // Rewriting the whole texture in place keeps its GPU allocation.
-                        let mut h = self.spare.swap_remove(i);
-                        h.set_partial([0, 0], image, TextureOptions::LINEAR);
-                        h
-                    }
-                    None => ctx.load_texture("slide-tile", image, TextureOptions::LINEAR),
-                };
-                TileTexture {
-                    handle: Some(handle),
-                    blank_reason: None,
-                    last_used: self.frame,
-                }
-            }
-            TileContent::Blank { reason } => TileTexture {
-                handle: None,
-                blank_reason: Some(reason.clone()),
-                last_used: self.frame,
-            },
-        };
-        self.textures.insert(key, texture);
-        true
+        self.textures
+            .ensure(ctx, &self.cache, key, self.frame, budget)
     }
 
     /// The texture of a tile, when uploaded.
     pub(super) fn tile_texture(&self, key: TileKey) -> Option<egui::TextureId> {
-        self.textures
-            .get(&key)?
-            .handle
-            .as_ref()
-            .map(TextureHandle::id)
+        self.textures.id(key)
     }
-
-    /// Keeps drawn plus spare textures within [`MAX_TEXTURES`]: spares go first, then
-    /// the least recently drawn tiles become spares (at most a quarter of the bound).
-    fn evict_textures(&mut self) {
-        let over = |v: &Self| (v.textures.len() + v.spare.len()).saturating_sub(MAX_TEXTURES);
-        let drop_spares = over(self).min(self.spare.len());
-        self.spare.truncate(self.spare.len() - drop_spares);
-        if self.textures.len() <= MAX_TEXTURES {
-            return;
-        }
-        let mut by_age: Vec<(u64, TileKey)> = self
-            .textures
-            .iter()
-            .filter(|(_, t)| t.last_used < self.frame)
-            .map(|(k, t)| (t.last_used, *k))
-            .collect();
-        by_age.sort_unstable();
-        let excess = self.textures.len() - MAX_TEXTURES;
-        for (_, key) in by_age.into_iter().take(excess) {
-            if let Some(TileTexture {
-                handle: Some(h), ..
-            }) = self.textures.remove(&key)
-                && self.spare.len() < MAX_TEXTURES / 4
-            {
-                self.spare.push(h);
-            }
-        }
-    }
-}
-
-/// An opaque RGB tile as egui pixels (one pass, four bytes written per pixel);
-/// `None` when `rgb` does not hold `size` pixels.
-fn color_image_from_rgb(size: [usize; 2], rgb: &[u8]) -> Option<ColorImage> {
-    let n = size[0] * size[1];
-    if rgb.len() != n * 3 {
-        return None;
-    }
-    let mut pixels = Vec::with_capacity(n);
-    pixels.extend(
-        rgb.chunks_exact(3)
-            .map(|p| Color32::from_rgba_premultiplied(p[0], p[1], p[2], 255)),
-    );
-    Some(ColorImage::new(size, pixels))
-}
-
-/// A premultiplied RGBA tile as egui pixels (a copy); `None` when `rgba` does not hold
-/// `size` pixels.
-fn color_image_from_rgba(size: [usize; 2], rgba: &[u8]) -> Option<ColorImage> {
-    if rgba.len() != size[0] * size[1] * 4 {
-        return None;
-    }
-    let pixels: &[Color32] = bytemuck::try_cast_slice(rgba).ok()?;
-    Some(ColorImage::new(size, pixels.to_vec()))
 }
 
 /// File extensions OpenSlide reads (its own list), offered by the slide dialog.
@@ -842,12 +725,12 @@ fn slide_viewport_ui(ui: &mut Ui, open: &mut OpenSlideView, annotating: bool) ->
         for k in &cover.visible {
             open.ensure_texture(&ctx, *k, &mut budget);
         }
-        cover::draw_order(&levels, &cover, |k| open.textures.contains_key(&k))
+        cover::draw_order(&levels, &cover, |k| open.textures.contains(&k))
     };
     open.missing_visible = cover
         .visible
         .iter()
-        .filter(|k| !open.textures.contains_key(k))
+        .filter(|k| !open.textures.contains(k))
         .count();
     let uv = Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0));
     let mut blanks = Vec::new();
@@ -856,22 +739,19 @@ fn slide_viewport_ui(ui: &mut Ui, open: &mut OpenSlideView, annotating: bool) ->
             continue;
         };
         let screen_rect = Rect::from_min_max(to_screen([r[0], r[1]]), to_screen([r[2], r[3]]));
-        let Some(t) = open.textures.get_mut(key) else {
-            continue;
-        };
-        t.last_used = open.frame;
-        match (&t.handle, &t.blank_reason) {
-            (Some(h), _) => {
-                painter.image(h.id(), screen_rect, uv, Color32::WHITE);
+        match open.textures.get(key, open.frame) {
+            Some(Drawn::Texture(id)) => {
+                painter.image(id, screen_rect, uv, Color32::WHITE);
             }
-            (None, reason) => blanks.push((screen_rect, reason.clone().unwrap_or_default())),
+            Some(Drawn::Blank(reason)) => blanks.push((screen_rect, reason.to_owned())),
+            None => {}
         }
     }
     for (r, reason) in blanks {
         slide_panels::blank_tile(&painter, r, &reason);
     }
     if open.overview_ms.is_none() {
-        let has = |k: &TileKey| open.textures.contains_key(k);
+        let has = |k: &TileKey| open.textures.contains(k);
         // With no separate overview level, the visible tiles are the overview.
         let whole = if cover.overview.is_empty() {
             &cover.visible
@@ -884,7 +764,7 @@ fn slide_viewport_ui(ui: &mut Ui, open: &mut OpenSlideView, annotating: bool) ->
             tracing::info!("slide overview on screen {ms:.0} ms after the open request");
         }
     }
-    open.evict_textures();
+    open.textures.evict(open.frame);
     if budget == 0 {
         // More tiles are waiting in the cache: upload them next frame.
         ui.ctx().request_repaint();

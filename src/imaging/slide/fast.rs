@@ -78,7 +78,7 @@ impl FastTiff {
         })
     }
 
-    /// Tile (`col`, `row`) of `level`, cropped to the level's edge, as opaque RGB;
+    /// Tile (`col`, `row`) of `level`, cropped to the level's edge, as opaque RGBA;
     /// `Ok(None)` for a tile the file stores no data for (shown transparent).
     pub(super) fn read_tile(
         &self,
@@ -111,7 +111,7 @@ impl FastTiff {
             .map_err(|e| format!("cannot read tile data: {e}"))?;
         let stream = jpeg::with_tables(l.tables.as_deref(), &bytes).map_err(|e| e.to_string())?;
         let side = u64::from(l.tile_width.max(l.tile_height)) as usize;
-        jpeg::decode_rgb(&stream, l.colour, width as usize, height as usize, side)
+        jpeg::decode_rgba(&stream, l.colour, width as usize, height as usize, side)
             .map(Some)
             .map_err(|e| e.to_string())
     }

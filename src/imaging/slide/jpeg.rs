@@ -73,7 +73,9 @@ pub fn with_tables<'a>(
 }
 
 /// Decodes one complete JPEG stream into RGB, cropped to `width` x `height` (edge
-/// tiles of a level are coded at full tile size).
+/// tiles of a level are coded at full tile size). The viewer reads RGBA
+/// ([`decode_rgba`]); tests compare the two.
+#[cfg(test)]
 pub fn decode_rgb(
     stream: &[u8],
     colour: TileColour,
@@ -82,7 +84,22 @@ pub fn decode_rgb(
     max_side: usize,
 ) -> Result<Vec<u8>, JpegTileError> {
     catch_unwind(AssertUnwindSafe(|| {
-        decode_inner(stream, colour, width, height, max_side)
+        decode_inner(stream, colour, width, height, max_side, false)
+    }))
+    .unwrap_or(Err(JpegTileError::Panicked))
+}
+
+/// As [`decode_rgb`], into opaque RGBA: what the viewer uploads, written by the
+/// decoder's own colour conversion (no widening pass on the UI thread).
+pub fn decode_rgba(
+    stream: &[u8],
+    colour: TileColour,
+    width: usize,
+    height: usize,
+    max_side: usize,
+) -> Result<Vec<u8>, JpegTileError> {
+    catch_unwind(AssertUnwindSafe(|| {
+        decode_inner(stream, colour, width, height, max_side, true)
     }))
     .unwrap_or(Err(JpegTileError::Panicked))
 }
@@ -93,11 +110,17 @@ fn decode_inner(
     width: usize,
     height: usize,
     max_side: usize,
+    rgba: bool,
 ) -> Result<Vec<u8>, JpegTileError> {
+    let converted = if rgba {
+        ColorSpace::RGBA
+    } else {
+        ColorSpace::RGB
+    };
     let options = DecoderOptions::default()
         .set_max_width(max_side)
         .set_max_height(max_side)
-        .jpeg_set_out_colorspace(ColorSpace::RGB);
+        .jpeg_set_out_colorspace(converted);
     let mut decoder = JpegDecoder::new_with_options(ZCursor::new(stream), options);
     decoder
         .decode_headers()
@@ -118,27 +141,38 @@ fn decode_inner(
         return Err(JpegTileError::Components(usize::from(info.components)));
     }
     let input = decoder.input_colorspace().unwrap_or(ColorSpace::YCbCr);
-    match (colour, input) {
-        // zune converts YCbCr -> RGB as libjpeg does.
-        (TileColour::YCbCr, ColorSpace::YCbCr) => {}
+    // Whether the decoder's output has 3 channels that still need an alpha byte.
+    let widen = match (colour, input) {
+        // zune converts YCbCr -> RGB(A) as libjpeg does.
+        (TileColour::YCbCr, ColorSpace::YCbCr) => false,
         // The components are R, G, B: asked for as they are (no conversion).
         (TileColour::Rgb, ColorSpace::YCbCr | ColorSpace::RGB) => {
             decoder.set_options(options.jpeg_set_out_colorspace(input));
+            rgba
         }
         (_, other) => return Err(JpegTileError::Colour(format!("{other:?}"))),
-    }
+    };
     let pixels = decoder
         .decode()
         .map_err(|e| JpegTileError::Decode(one_line(&e)))?;
-    if pixels.len() != jw * jh * 3 {
+    let got = if rgba && !widen { 4 } else { 3 };
+    if pixels.len() != jw * jh * got {
         return Err(JpegTileError::Decode("short output".into()));
     }
-    if jw == width && jh == height {
+    let want = if rgba { 4 } else { 3 };
+    if jw == width && jh == height && got == want {
         return Ok(pixels);
     }
-    let mut out = Vec::with_capacity(width * height * 3);
-    for row in pixels.chunks_exact(jw * 3).take(height) {
-        out.extend_from_slice(&row[..width * 3]);
+    let mut out = Vec::with_capacity(width * height * want);
+    for row in pixels.chunks_exact(jw * got).take(height) {
+        let row = &row[..width * got];
+        if got == want {
+            out.extend_from_slice(row);
+        } else {
+            for p in row.chunks_exact(3) {
+                out.extend_from_slice(&[p[0], p[1], p[2], 255]);
+            }
+        }
     }
     Ok(out)
 }
@@ -195,6 +229,28 @@ mod tests {
             for (got, want) in px.iter().zip([10u8, 220, 120]) {
                 assert!(got.abs_diff(want) <= 2, "{px:?}");
             }
+        }
+    }
+
+    #[test]
+    fn rgba_output_matches_rgb_with_opaque_alpha_in_both_colour_rules() {
+        for (colour, ct) in [
+            (TileColour::YCbCr, jpeg_encoder::ColorType::Rgb),
+            (TileColour::Rgb, jpeg_encoder::ColorType::Ycbcr),
+        ] {
+            let mut rgb_in = Vec::new();
+            for i in 0..24 * 24 {
+                rgb_in.extend_from_slice(&[(i * 7 % 256) as u8, (i % 200) as u8, 90]);
+            }
+            let jpeg = encode(&rgb_in, 24, 24, ct);
+            let rgb = decode_rgb(&jpeg, colour, 20, 18, 256).unwrap();
+            let rgba = decode_rgba(&jpeg, colour, 20, 18, 256).unwrap();
+            assert_eq!(rgba.len(), 20 * 18 * 4);
+            let widened: Vec<u8> = rgb
+                .chunks_exact(3)
+                .flat_map(|p| [p[0], p[1], p[2], 255])
+                .collect();
+            assert_eq!(rgba, widened, "{colour:?}");
         }
     }
 

@@ -129,7 +129,8 @@ pub struct Tile {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum TileContent {
-    /// `width * height` opaque RGB pixels (fast-path tiles: 3/4 of the memory of RGBA).
+    /// `width * height` opaque RGB pixels (3/4 of the memory of RGBA; the viewer widens
+    /// them as it uploads).
     Rgb(Vec<u8>),
     /// `width * height` premultiplied RGBA pixels (transparent where nothing was scanned).
     Rgba(Vec<u8>),
@@ -362,7 +363,7 @@ impl Slide {
                     height,
                 )
                 .map(|px| match px {
-                    Some(rgb) => TileContent::Rgb(rgb),
+                    Some(rgba) => TileContent::Rgba(rgba),
                     // No data stored: transparent, as OpenSlide shows it.
                     None => TileContent::Rgba(vec![0; width as usize * height as usize * 4]),
                 }),
