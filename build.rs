@@ -1,9 +1,16 @@
-//! Build script: records the git commit the binary was built from, for `tessera --version`.
+//! Build script: records the git commit the binary was built from, for `tessera --version`,
+//! and links libjpeg-turbo's TurboJPEG library statically (slide tiles,
+//! `src/imaging/slide/turbo.rs`).
 //!
 //! Sets `TESSERA_GIT_COMMIT` for the crate: the environment variable of the same name when
 //! set (packagers building from a tarball), else `git rev-parse --short=10 HEAD` when this
 //! crate is the top of a git checkout, else "unknown". Reruns when HEAD or the branch it
-//! points at moves. Touches nothing else.
+//! points at moves.
+//!
+//! `libturbojpeg.a` is found in pkg-config's `libdir` for libturbojpeg (Debian and Ubuntu:
+//! the libturbojpeg0-dev package, which `scripts/setup.sh` installs), or in
+//! `TURBOJPEG_LIB_DIR` when set. Linked statically: the program needs no libturbojpeg at
+//! run time. Touches nothing else.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,6 +24,33 @@ fn main() {
         _ => git_commit().unwrap_or_else(|| "unknown".to_owned()),
     };
     println!("cargo:rustc-env=TESSERA_GIT_COMMIT={commit}");
+    link_turbojpeg();
+}
+
+/// Links `libturbojpeg.a` statically (see the module documentation).
+fn link_turbojpeg() {
+    println!("cargo:rerun-if-env-changed=TURBOJPEG_LIB_DIR");
+    let dir = std::env::var("TURBOJPEG_LIB_DIR")
+        .ok()
+        .filter(|d| !d.trim().is_empty())
+        .or_else(|| {
+            let out = Command::new("pkg-config")
+                .args(["--variable=libdir", "libturbojpeg"])
+                .output()
+                .ok()?;
+            let dir = String::from_utf8(out.stdout).ok()?.trim().to_owned();
+            (out.status.success() && !dir.is_empty()).then_some(dir)
+        });
+    let Some(dir) = dir.filter(|d| Path::new(d).join("libturbojpeg.a").is_file()) else {
+        println!(
+            "cargo:warning=libturbojpeg.a not found: install libturbojpeg0-dev (scripts/setup.sh does) or set TURBOJPEG_LIB_DIR"
+        );
+        // The link step then fails naming the library.
+        println!("cargo:rustc-link-lib=static=turbojpeg");
+        return;
+    };
+    println!("cargo:rustc-link-search=native={dir}");
+    println!("cargo:rustc-link-lib=static=turbojpeg");
 }
 
 /// The short commit of HEAD, registering the files whose change means a new commit.

@@ -5,8 +5,9 @@
 # Uses sudo when not root. On other systems it says what to install and stops.
 set -euo pipefail
 
-# Build: C/C++ toolchain (codecs: CharLS, OpenJPEG), pkg-config, libclang (bindgen), OpenSlide.
-BUILD_PKGS="build-essential pkg-config cmake libclang-dev libopenslide-dev"
+# Build: C/C++ toolchain (codecs: CharLS, OpenJPEG), pkg-config, libclang (bindgen), OpenSlide,
+# libjpeg-turbo's TurboJPEG (linked statically: slide tiles).
+BUILD_PKGS="build-essential pkg-config cmake libclang-dev libopenslide-dev libturbojpeg0-dev"
 # Run: OpenSlide, Vulkan/GL (Mesa software renderers work without a GPU), X11/Wayland client libs.
 RUN_PKGS="libopenslide0 libvulkan1 mesa-vulkan-drivers libegl1 libegl-mesa0 libgl1-mesa-dri \
   libx11-6 libx11-xcb1 libxcursor1 libxi6 libxrandr2 libxkbcommon0 libxkbcommon-x11-0 \

@@ -1,9 +1,10 @@
 //! JPEG tiles of TIFF slides: splicing the shared JPEGTables into a tile's abbreviated
-//! stream and decoding it with zune-jpeg into RGB.
+//! stream and decoding it into RGBA for the viewer: YCbCr tiles with libjpeg-turbo
+//! (`turbo.rs`, the decoder OpenSlide uses), the other colour cases with zune-jpeg.
 //!
 //! Owns the colour rule, which follows libtiff (and so OpenSlide): a TIFF that says
 //! YCbCr is converted YCbCr -> RGB whatever the JPEG markers say; a TIFF that says RGB
-//! gets its JPEG components as they are, without colour conversion. Output is RGB.
+//! gets its JPEG components as they are, without colour conversion. Output is RGBA (RGB for tests).
 //! Never reads files.
 
 use std::borrow::Cow;
@@ -112,6 +113,25 @@ fn decode_inner(
     max_side: usize,
     rgba: bool,
 ) -> Result<Vec<u8>, JpegTileError> {
+    // The common case, YCbCr tiles read as RGBA: libjpeg-turbo (as OpenSlide decodes
+    // them). Other colour cases, and RGB output, go through zune-jpeg.
+    if rgba && colour == TileColour::YCbCr {
+        match super::turbo::decode_ycbcr_rgba(stream, max_side) {
+            Ok(Some((h, pixels))) => {
+                if h.width < width || h.height < height {
+                    return Err(JpegTileError::TooSmall {
+                        width: h.width,
+                        height: h.height,
+                        need_w: width,
+                        need_h: height,
+                    });
+                }
+                return Ok(crop(pixels, h.width, width, height, 4));
+            }
+            Ok(None) => {}
+            Err(e) => return Err(JpegTileError::Decode(e)),
+        }
+    }
     let converted = if rgba {
         ColorSpace::RGBA
     } else {
@@ -160,8 +180,8 @@ fn decode_inner(
         return Err(JpegTileError::Decode("short output".into()));
     }
     let want = if rgba { 4 } else { 3 };
-    if jw == width && jh == height && got == want {
-        return Ok(pixels);
+    if got == want {
+        return Ok(crop(pixels, jw, width, height, want));
     }
     let mut out = Vec::with_capacity(width * height * want);
     for row in pixels.chunks_exact(jw * got).take(height) {
@@ -175,6 +195,25 @@ fn decode_inner(
         }
     }
     Ok(out)
+}
+
+/// The top-left `width` x `height` of a `frame_width`-wide image of `channels` bytes per
+/// pixel (edge tiles are coded at full tile size); the image itself when it fits.
+fn crop(
+    pixels: Vec<u8>,
+    frame_width: usize,
+    width: usize,
+    height: usize,
+    channels: usize,
+) -> Vec<u8> {
+    if frame_width == width && pixels.len() == width * height * channels {
+        return pixels;
+    }
+    let mut out = Vec::with_capacity(width * height * channels);
+    for row in pixels.chunks_exact(frame_width * channels).take(height) {
+        out.extend_from_slice(&row[..width * channels]);
+    }
+    out
 }
 
 fn one_line(e: &dyn std::fmt::Display) -> String {
@@ -246,11 +285,14 @@ mod tests {
             let rgb = decode_rgb(&jpeg, colour, 20, 18, 256).unwrap();
             let rgba = decode_rgba(&jpeg, colour, 20, 18, 256).unwrap();
             assert_eq!(rgba.len(), 20 * 18 * 4);
-            let widened: Vec<u8> = rgb
-                .chunks_exact(3)
-                .flat_map(|p| [p[0], p[1], p[2], 255])
-                .collect();
-            assert_eq!(rgba, widened, "{colour:?}");
+            // YCbCr tiles go through libjpeg-turbo for RGBA, zune-jpeg for RGB: IDCTs
+            // and upsampling differ by a unit or two.
+            for (a, b) in rgba.chunks_exact(4).zip(rgb.chunks_exact(3)) {
+                assert_eq!(a[3], 255);
+                for c in 0..3 {
+                    assert!(a[c].abs_diff(b[c]) <= 3, "{colour:?} {a:?} {b:?}");
+                }
+            }
         }
     }
 

@@ -27,6 +27,7 @@ mod openslide;
 pub mod pool;
 pub mod synth;
 mod tiff;
+mod turbo;
 
 use std::path::{Path, PathBuf};
 
