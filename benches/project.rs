@@ -165,6 +165,70 @@ fn load_average() -> String {
         .unwrap_or_else(|| "?".into())
 }
 
+/// Commits `n` edits, each paired with a bare SQLite FULL commit of `row` into `conn`
+/// (same folder, interleaved A/B with alternating order), and prints both medians.
+fn commit_pairs(
+    s: &mut tessera::project::Session,
+    conn: &rusqlite::Connection,
+    row: &[u8],
+    n: usize,
+    what: &str,
+) -> anyhow::Result<()> {
+    let bare_commit = || -> anyhow::Result<Duration> {
+        let t = Instant::now();
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        conn.execute(
+            "INSERT INTO t (id, data) VALUES (?1, ?2)",
+            rusqlite::params![Id::random()?, row],
+        )?;
+        conn.execute_batch("COMMIT")?;
+        Ok(t.elapsed())
+    };
+    for i in 0..20.min(n) {
+        s.commit_edit(Edit::Create {
+            annotation: annotation(i),
+        })?;
+        bare_commit()?;
+    }
+    let (mut ours, mut bare, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..n {
+        let mut one_ours = || -> anyhow::Result<Duration> {
+            let t = Instant::now();
+            s.commit_edit(Edit::Create {
+                annotation: annotation(i),
+            })?;
+            Ok(t.elapsed())
+        };
+        let (a, b) = if i % 2 == 0 {
+            let a = one_ours()?;
+            (a, bare_commit()?)
+        } else {
+            let b = bare_commit()?;
+            (one_ours()?, b)
+        };
+        ours.push(a);
+        bare.push(b);
+        ratios.push(a.as_secs_f64() / b.as_secs_f64().max(1e-9));
+    }
+    if n > 0 {
+        ratios.sort_by(f64::total_cmp);
+        let (o50, b50) = (quantile(&mut ours, 0.5), quantile(&mut bare, 0.5));
+        println!(
+            "{what}, {n} interleaved pairs: ours median {:.3} ms (p10 {:.3}, p90 {:.3}); bare SQLite FULL commit of a {}-byte row median {:.3} ms (p10 {:.3}, p90 {:.3}); ratio of medians {:.2}x, median of pair ratios {:.2}x",
+            ms(o50),
+            ms(quantile(&mut ours, 0.1)),
+            ms(quantile(&mut ours, 0.9)),
+            row.len(),
+            ms(b50),
+            ms(quantile(&mut bare, 0.1)),
+            ms(quantile(&mut bare, 0.9)),
+            o50.as_secs_f64() / b50.as_secs_f64(),
+            ratios[ratios.len() / 2]
+        );
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     // On the real disk (target/tmp), never a tmpfs: fsync is what a commit costs.
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR"))?;
@@ -194,60 +258,8 @@ fn main() -> anyhow::Result<()> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.execute_batch("CREATE TABLE t (id BLOB PRIMARY KEY, data BLOB NOT NULL)")?;
     let row = vec![7u8; payload_bytes + 16 + 12];
-    let bare_commit = || -> anyhow::Result<Duration> {
-        let t = Instant::now();
-        conn.execute_batch("BEGIN IMMEDIATE")?;
-        conn.execute(
-            "INSERT INTO t (id, data) VALUES (?1, ?2)",
-            rusqlite::params![Id::random()?, row],
-        )?;
-        conn.execute_batch("COMMIT")?;
-        Ok(t.elapsed())
-    };
-    for i in 0..20 {
-        s.commit_edit(Edit::Create {
-            annotation: annotation(i),
-        })?;
-        bare_commit()?;
-    }
-    let (mut ours, mut bare, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-    for i in 0..n {
-        let mut one_ours = || -> anyhow::Result<Duration> {
-            let t = Instant::now();
-            s.commit_edit(Edit::Create {
-                annotation: annotation(i),
-            })?;
-            Ok(t.elapsed())
-        };
-        let (a, b) = if i % 2 == 0 {
-            let a = one_ours()?;
-            (a, bare_commit()?)
-        } else {
-            let b = bare_commit()?;
-            (one_ours()?, b)
-        };
-        ours.push(a);
-        bare.push(b);
-        ratios.push(a.as_secs_f64() / b.as_secs_f64().max(1e-9));
-    }
+    commit_pairs(&mut s, &conn, &row, n, "commit one edit")?;
     drop(s);
-    if n > 0 {
-        ratios.sort_by(f64::total_cmp);
-        let (o50, b50) = (quantile(&mut ours, 0.5), quantile(&mut bare, 0.5));
-        println!(
-            "commit one edit, {n} interleaved pairs: ours median {:.3} ms (p10 {:.3}, p90 {:.3}); bare SQLite FULL commit of a {}-byte row median {:.3} ms (p10 {:.3}, p90 {:.3}); ratio of medians {:.2}x, median of pair ratios {:.2}x",
-            ms(o50),
-            ms(quantile(&mut ours, 0.1)),
-            ms(quantile(&mut ours, 0.9)),
-            row.len(),
-            ms(b50),
-            ms(quantile(&mut bare, 0.1)),
-            ms(quantile(&mut bare, 0.9)),
-            o50.as_secs_f64() / b50.as_secs_f64(),
-            ratios[ratios.len() / 2]
-        );
-    }
-
     // 2. Open + verify of a large project.
     let events: usize = std::env::var("TESSERA_BENCH_EVENTS")
         .ok()
@@ -316,6 +328,20 @@ fn main() -> anyhow::Result<()> {
         drop(snap);
         s
     };
+
+    // 1b. Commit latency in the large project (a copy: the kept project stays as built).
+    if n > 0 && only.is_empty() {
+        let copy = dir.path().join("big-commit.tessera");
+        std::fs::copy(&path, &copy)?;
+        let mut c = Project::open(&copy)?.unlock("bench", b"pw", VerifyOnOpen::No)?;
+        commit_pairs(
+            &mut c,
+            &conn,
+            &row,
+            n.min(200),
+            &format!("commit one edit into the {events}-event project"),
+        )?;
+    }
 
     // 4. Sync: export of all events, then import-merge into a copy that lacks them.
     let bundle = dir.path().join("big.tsync");
