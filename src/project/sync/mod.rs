@@ -10,12 +10,15 @@
 //! encrypted stream and in memory; the bundle is written to a temp file in the target's
 //! folder, synced, renamed, and read back before success is reported.
 //!
-//! Layout: `records.rs` (record bodies: manifest, member, tip, event; the fuzz entry),
-//! `export.rs` (writing a bundle, `save_copy`), `import.rs` (reading and applying one),
-//! `conflicts.rs` (listing and resolving conflicts, the canonical state).
+//! Layout: `records.rs` (record bodies: manifest, member, tip, event), `export.rs`
+//! (writing a bundle, `save_copy`), `import.rs` (reading and applying one),
+//! `conflicts.rs` (listing and resolving conflicts, the canonical state), `fuzzing.rs`
+//! (hidden: the fuzz harness that `fuzz/` and the stable tests drive).
 
 mod conflicts;
 mod export;
+#[doc(hidden)]
+pub mod fuzzing;
 mod import;
 mod incoming;
 mod records;
@@ -35,8 +38,6 @@ use super::crypto::{Aad, Canon};
 use super::id::{Id, hex};
 use super::merge::Field;
 use super::session::Session;
-
-pub use records::fuzz_bundle;
 
 /// What an export wrote.
 #[derive(Debug, Clone, Serialize)]

@@ -1,12 +1,11 @@
 //! The record bodies of a bundle: manifest, membership record, signed tip, event (row and
-//! payload plaintext), and the fuzzing entry point that decodes all of them. Pure
-//! encoding over `bundle::Wire` / `bundle::Cursor`; no SQLite, no keys.
+//! payload plaintext). Pure encoding over `bundle::Wire` / `bundle::Cursor`; no SQLite,
+//! no keys.
 
 use zeroize::Zeroizing;
 
-use crate::project::bundle::{BundleError, BundleReader, Cursor, Kind, Wire};
-use crate::project::crypto::Key32;
-use crate::project::events::{self, EventRow, TipRow};
+use crate::project::bundle::{BundleError, Cursor, Wire};
+use crate::project::events::{EventRow, TipRow};
 use crate::project::id::Id;
 use crate::project::members::MemberRow;
 
@@ -16,6 +15,7 @@ const MAX_TIPS: u32 = 65_536;
 const MAX_IDS: u32 = 65_536;
 
 /// The manifest record.
+#[derive(Clone)]
 pub(super) struct Manifest {
     pub(super) exporter: Id,
     pub(super) created_ms: i64,
@@ -159,35 +159,4 @@ pub(super) fn decode_event(b: &[u8]) -> Result<(EventRow, &[u8]), BundleError> {
     let blob = r.bytes()?;
     r.end()?;
     Ok((e, blob))
-}
-
-/// Fuzzing entry point (the `cargo fuzz` target and the stable randomized loop): parses
-/// `data` as a bundle under a fixed key, and as the plaintext of one, decoding every
-/// record body. Must return, never panic, whatever `data` holds.
-#[doc(hidden)]
-pub fn fuzz_bundle(data: &[u8]) {
-    let key = Key32::from_bytes(Zeroizing::new([7u8; 32]));
-    let parse = |bytes: &[u8]| -> Result<usize, BundleError> {
-        let mut r = BundleReader::open(bytes, |_| Ok(key.clone()))?;
-        let mut n = 0;
-        while let Some(rec) = r.next_record()? {
-            n += 1;
-            match rec.kind {
-                Kind::Manifest => drop(Manifest::decode(&rec.body)?),
-                Kind::Member => drop(decode_member(&rec.body)?),
-                Kind::Tip => drop(decode_tip(&rec.body)?),
-                Kind::Event => {
-                    let (ev, blob) = decode_event(&rec.body)?;
-                    let _ = ev.parent_ids();
-                    let _ = events::decode_payload(blob);
-                }
-                Kind::End => {}
-            }
-        }
-        Ok(n)
-    };
-    let _ = parse(data);
-    if let Ok(sealed) = crate::project::bundle::seal_raw_for_fuzzing(data, &key) {
-        let _ = parse(&sealed);
-    }
 }
