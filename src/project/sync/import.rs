@@ -1,7 +1,9 @@
 //! Reading a bundle and applying it in one transaction ([`Session::import_preview`],
 //! [`Session::import_commit`]): membership union, every event checked against this copy
 //! and the merged membership, tips, heads, the re-materialised cache, revocations, the
-//! audit entry. Nothing is written when any check fails.
+//! audit entry. Nothing is written when any check fails. What is held until the
+//! membership union is checked is bounded: membership records at most
+//! [`MAX_MEMBER_BYTES`] in all, tips of fixed size (`records.rs`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
@@ -36,6 +38,9 @@ use crate::project::{ProjectError, load_members, now_ms};
 /// memory instead of being spilled to the WAL and read back. A bound that does not grow
 /// with the bundle.
 const IMPORT_CACHE_KIB: i64 = 16 * 1024;
+/// The most bytes of membership records a bundle may carry: they are held until the
+/// union is checked (a real member's record is a few hundred bytes).
+const MAX_MEMBER_BYTES: usize = 32 << 20;
 
 /// Opens a bundle's content key for `user_id`: the data-key entry when this copy holds
 /// the same data key, else the member's own entry.
@@ -176,6 +181,7 @@ impl Session {
                 done: done_rx,
                 checking: false,
                 bundle_members: Vec::new(),
+                member_bytes: 0,
                 bundle_tips: HashMap::new(),
                 members: None,
                 new_members: Vec::new(),
@@ -359,6 +365,8 @@ struct Stream<'a> {
     /// A batch is at the checker.
     checking: bool,
     bundle_members: Vec<(MemberRow, Zeroizing<String>)>,
+    /// Bytes of the membership records read so far (at most [`MAX_MEMBER_BYTES`]).
+    member_bytes: usize,
     bundle_tips: HashMap<(Id, Vec<u8>), TipRow>,
     members: Option<Arc<Members>>,
     new_members: Vec<String>,
@@ -413,6 +421,10 @@ impl Stream<'_> {
             Kind::Member => {
                 if self.bundle_members.len() as u32 >= self.manifest.members {
                     return Err(BundleError::Malformed("more members than announced").into());
+                }
+                self.member_bytes += rec.body.len();
+                if self.member_bytes > MAX_MEMBER_BYTES {
+                    return Err(BundleError::Malformed("membership records too large").into());
                 }
                 self.bundle_members.push(decode_member(&rec.body)?);
             }

@@ -13,6 +13,9 @@ use crate::project::members::MemberRow;
 const MAX_MEMBERS: u32 = 65_536;
 const MAX_TIPS: u32 = 65_536;
 const MAX_IDS: u32 = 65_536;
+/// The sizes of an event hash and of a signature (tips carry one of each).
+const HASH_BYTES: usize = 32;
+const SIGNATURE_BYTES: usize = 64;
 
 /// The manifest record.
 #[derive(Clone)]
@@ -115,14 +118,20 @@ pub(super) fn encode_tip(t: &TipRow) -> Vec<u8> {
 
 pub(super) fn decode_tip(b: &[u8]) -> Result<TipRow, BundleError> {
     let mut r = Cursor::new(b);
-    let t = TipRow {
-        author_id: r.id()?,
-        seq: r.i64()?,
-        event_hash: r.bytes()?.to_vec(),
-        signature: r.bytes()?.to_vec(),
-    };
+    let (author_id, seq) = (r.id()?, r.i64()?);
+    let (event_hash, signature) = (r.bytes()?, r.bytes()?);
     r.end()?;
-    Ok(t)
+    if event_hash.len() != HASH_BYTES || signature.len() != SIGNATURE_BYTES {
+        return Err(BundleError::Malformed(
+            "a tip's hash or signature has the wrong size",
+        ));
+    }
+    Ok(TipRow {
+        author_id,
+        seq,
+        event_hash: event_hash.to_vec(),
+        signature: signature.to_vec(),
+    })
 }
 
 pub(super) fn encode_event(w: &mut Wire, e: &EventRow, blob: &[u8]) {
