@@ -7,7 +7,7 @@
 //! JSON, optionally re-signed as the exporter, sealed under the bundle's own key, then
 //! imported into a real project; so the checks after decryption and behind the
 //! signatures are reached too. A broken promise of the hostile-bundle rules (a refusal
-//! that is not one line, a preview or refused import that changed the project, an
+//! that is not one clear line, a preview or refused import that changed the project, an
 //! accepted import that does not verify) is reported as a crash, like a panic.
 #![no_main]
 

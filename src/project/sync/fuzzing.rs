@@ -10,8 +10,9 @@
 //! field values, the JSON of payloads, bytes, record framing, chunk sizes), optionally
 //! re-signed as the exporter so that the checks behind the signatures are reached,
 //! sealed under the bundle's own header and key, and imported. It checks what the
-//! hostile-bundle rules promise: a refusal is one line, a preview or a refused import
-//! changes nothing, and an accepted import leaves a project that verifies and loads.
+//! hostile-bundle rules promise: a refusal is one clear line (no control characters, not
+//! a database constraint), a preview or a refused import changes nothing, and an
+//! accepted import leaves a project that verifies and loads.
 //! Never used by the application; writes only under the folder it is given.
 
 mod edits;
@@ -483,10 +484,13 @@ fn fingerprint(s: &mut Session) -> Result<String, String> {
 fn outcome(result: Result<(), ProjectError>) -> Result<Outcome, String> {
     match result {
         Ok(()) => Ok(Outcome::Imported),
+        // A constraint of the database is not a check: the importer let the bundle through.
+        Err(ProjectError::Sqlite(e)) => Err(format!("a refusal came from the database: {e}")),
         Err(e) => {
             let line = e.to_string();
-            if line.is_empty() || line.contains('\n') {
-                return Err(format!("a refusal is not one line: {line:?}"));
+            let breaks = |c: char| c.is_control() || c == '\u{2028}' || c == '\u{2029}';
+            if line.is_empty() || line.contains(breaks) {
+                return Err(format!("a refusal is not one clear line: {line:?}"));
             }
             Ok(Outcome::Refused(line))
         }

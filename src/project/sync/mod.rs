@@ -123,8 +123,24 @@ pub enum ImportMode {
     Commit,
 }
 
+/// A refusal, kept to one line whatever the bundle put in the names it quotes (control
+/// and line-separator characters are shown escaped).
 fn refused(msg: String) -> ProjectError {
-    ProjectError::Bundle(BundleError::Refused(msg))
+    let breaks = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
+    let line = if msg.contains(breaks) {
+        msg.chars()
+            .map(|c| {
+                if breaks(c) {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    } else {
+        msg
+    };
+    ProjectError::Bundle(BundleError::Refused(line))
 }
 
 fn bundle_key_label(bundle: &Id) -> String {

@@ -667,6 +667,24 @@ fn fuzzer_findings_are_refused_in_one_line() {
         panic!("accepted: {outcome:?}");
     };
     assert!(line.ends_with("sequence number out of range"), "{line}");
+    // A membership record this copy lacks with its name set to "two\nlines" (the input
+    // edits record i; which one is carol's removal depends on the fixture): the refusal
+    // quoted the name verbatim, a second line chosen by the bundle.
+    let lines: Vec<String> = (0..12)
+        .filter_map(
+            |i| match fixture.run(&[0x01, 0x01, i, 0x00, 0x04, 0x06, 0x0c]) {
+                Ok(Outcome::Refused(line)) => Some(line),
+                Ok(_) => None,
+                Err(broken) => panic!("{broken}"),
+            },
+        )
+        .collect();
+    assert!(
+        lines.contains(
+            &"bundle refused: membership record of two\\nlines: signature does not verify".into()
+        ),
+        "{lines:?}"
+    );
 }
 
 #[test]
