@@ -5,7 +5,7 @@
 //! membership union is checked is bounded: membership records at most
 //! [`MAX_MEMBER_BYTES`] in all, tips of fixed size (`records.rs`).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
@@ -519,7 +519,11 @@ fn merge_members(
     let local = load_members(tx)?;
     let by_id: HashMap<Id, &MemberRow> = local.iter().map(|m| (m.record_id, m)).collect();
     let mut added_users = BTreeSet::new();
+    let mut seen = HashSet::new();
     for (m, name) in incoming {
+        if !seen.insert(m.record_id) {
+            return Err(refused("a membership record appears twice".into()));
+        }
         if let Some(have) = by_id.get(&m.record_id) {
             let same = have.user_id == m.user_id
                 && have.action == m.action

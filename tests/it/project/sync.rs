@@ -685,6 +685,20 @@ fn fuzzer_findings_are_refused_in_one_line() {
         ),
         "{lines:?}"
     );
+    // A membership record this copy lacks, repeated (and the manifest's member count
+    // raised by one): the second insert hit the table's unique key ("database error:
+    // UNIQUE constraint failed"), not a check.
+    let lines: Vec<String> = (0..12)
+        .filter_map(|i| match fixture.run(&[1, 2, i, i + 1, 1, 0, 0, 4, 3, 3]) {
+            Ok(Outcome::Refused(line)) => Some(line),
+            Ok(_) => None,
+            Err(broken) => panic!("{broken}"),
+        })
+        .collect();
+    assert!(
+        lines.contains(&"bundle refused: a membership record appears twice".into()),
+        "{lines:?}"
+    );
 }
 
 #[test]
