@@ -317,24 +317,37 @@ impl<W: Write> BundleWriter<W> {
     }
 }
 
-/// Fuzzing support: a bundle whose plaintext stream is `plaintext` verbatim (arbitrary
-/// record framing), sealed under `key`, so a fuzzer reaches the record parsers behind
-/// the authentication.
+/// Fuzzing support: a bundle with `header` whose plaintext stream is `plaintext` verbatim
+/// (arbitrary record framing), sealed under `key` in chunks of the plaintext sizes in
+/// `chunk_bytes` (in turn, each at most [`CHUNK_BYTES`]; then full chunks), so a
+/// fuzzer reaches the record parsers behind the authentication and the reader's
+/// reassembly of records across chunks of any size.
 #[doc(hidden)]
-pub fn seal_raw_for_fuzzing(plaintext: &[u8], key: &Key32) -> Result<Vec<u8>, BundleError> {
-    let header = Header {
-        project_id: Id::NIL,
-        bundle_id: Id::NIL,
-        data_key_id: String::new(),
-        entries: Vec::new(),
-    };
-    let mut w = BundleWriter::new(Vec::new(), &header, key)?;
-    w.buf.extend_from_slice(plaintext);
-    while w.buf.len() > CHUNK_BYTES {
-        w.flush_chunk(false)?;
+pub fn seal_raw_for_fuzzing(
+    header: &Header,
+    plaintext: &[u8],
+    key: &Key32,
+    chunk_bytes: &[usize],
+) -> Result<Vec<u8>, BundleError> {
+    let mut w = BundleWriter::new(Vec::new(), header, key)?;
+    let mut rest = plaintext;
+    let mut sizes = chunk_bytes
+        .iter()
+        .map(|n| (*n).min(CHUNK_BYTES))
+        .chain(std::iter::repeat(CHUNK_BYTES));
+    loop {
+        let n = sizes.next().unwrap_or(CHUNK_BYTES).min(rest.len());
+        let last = n == rest.len();
+        let ct = w.stream.seal(w.counter, last, &rest[..n])?;
+        w.counter += 1;
+        w.dst.push(u8::from(last));
+        w.dst.extend_from_slice(&(ct.len() as u32).to_be_bytes());
+        w.dst.extend_from_slice(&ct);
+        rest = &rest[n..];
+        if last {
+            return Ok(w.dst);
+        }
     }
-    w.flush_chunk(true)?;
-    Ok(w.dst)
 }
 
 /// One record read from a bundle.

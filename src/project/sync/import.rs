@@ -1,9 +1,11 @@
 //! Reading a bundle and applying it in one transaction ([`Session::import_preview`],
 //! [`Session::import_commit`]): membership union, every event checked against this copy
 //! and the merged membership, tips, heads, the re-materialised cache, revocations, the
-//! audit entry. Nothing is written when any check fails.
+//! audit entry. Nothing is written when any check fails. What is held until the
+//! membership union is checked is bounded: membership records at most
+//! [`MAX_MEMBER_BYTES`] in all, tips of fixed size (`records.rs`).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
@@ -21,14 +23,14 @@ use super::{
     ImportMode, ImportSummary, bundle_key_label, data_key_aad, end_message, io_err, refused,
 };
 use crate::project::audit::{self, Action, Actor, Entry, Outcome};
-use crate::project::bundle::{BundleError, BundleReader, Kind, Record};
+use crate::project::bundle::{BundleError, BundleReader, Header, Kind, Record};
 use crate::project::cache;
 use crate::project::crypto::Key32;
 use crate::project::events::{self, DataKeys, TipRow};
 use crate::project::id::Id;
 use crate::project::keys::GrantRow;
 use crate::project::members::{self, MemberRow, Members};
-use crate::project::session::Session;
+use crate::project::session::{Session, Unlocked};
 use crate::project::{ProjectError, load_members, now_ms};
 
 /// SQLite's page cache during an import, in KiB (the default is about 2 MiB): the random
@@ -36,6 +38,51 @@ use crate::project::{ProjectError, load_members, now_ms};
 /// memory instead of being spilled to the WAL and read back. A bound that does not grow
 /// with the bundle.
 const IMPORT_CACHE_KIB: i64 = 16 * 1024;
+/// The most bytes of membership records a bundle may carry: they are held until the
+/// union is checked (a real member's record is a few hundred bytes).
+const MAX_MEMBER_BYTES: usize = 32 << 20;
+
+/// Opens a bundle's content key for `user_id`: the data-key entry when this copy holds
+/// the same data key, else the member's own entry.
+pub(super) fn content_key(
+    h: &Header,
+    pid: &Id,
+    u: &Unlocked,
+    user_id: Id,
+    user_name: &str,
+) -> Result<Key32, BundleError> {
+    if h.project_id != *pid {
+        return Err(BundleError::OtherProject);
+    }
+    let my_key_id = u.keys.sealer.key_id();
+    if h.data_key_id == my_key_id
+        && let Some(e) = h.entries.iter().find(|e| e.user == Id::NIL)
+    {
+        let plain = u
+            .keys
+            .sealer
+            .open(&data_key_aad(pid, &h.bundle_id, my_key_id), &e.nonce, &e.ct)
+            .map_err(|_| BundleError::Unauthentic)?;
+        let bytes: [u8; 32] = plain
+            .as_slice()
+            .try_into()
+            .map_err(|_| BundleError::Malformed("content key has the wrong length"))?;
+        return Ok(Key32::from_bytes(Zeroizing::new(bytes)));
+    }
+    let Some(e) = h.entries.iter().find(|e| e.user == user_id) else {
+        return Err(BundleError::NotForYou(user_name.to_owned()));
+    };
+    let grant = GrantRow {
+        user_id,
+        key_id: bundle_key_label(&h.bundle_id),
+        eph_pk: e.eph_pk.to_vec(),
+        nonce: e.nonce.to_vec(),
+        ct: e.ct.clone(),
+    };
+    grant
+        .open(pid, &u.secrets)
+        .map_err(|_| BundleError::Unauthentic)
+}
 
 impl Session {
     /// Checks a bundle and reports what importing it would change; changes nothing.
@@ -87,42 +134,8 @@ impl Session {
         let (project, u) = self.parts()?;
         let pid = project.project_id;
         let file = File::open(path).map_err(io_err("cannot open the bundle", path))?;
-        let my_key_id = u.keys.sealer.key_id().to_owned();
         let mut reader = BundleReader::open(BufReader::with_capacity(1 << 18, file), |h| {
-            if h.project_id != pid {
-                return Err(BundleError::OtherProject);
-            }
-            if h.data_key_id == my_key_id
-                && let Some(e) = h.entries.iter().find(|e| e.user == Id::NIL)
-            {
-                let plain = u
-                    .keys
-                    .sealer
-                    .open(
-                        &data_key_aad(&pid, &h.bundle_id, &my_key_id),
-                        &e.nonce,
-                        &e.ct,
-                    )
-                    .map_err(|_| BundleError::Unauthentic)?;
-                let bytes: [u8; 32] = plain
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| BundleError::Malformed("content key has the wrong length"))?;
-                return Ok(Key32::from_bytes(Zeroizing::new(bytes)));
-            }
-            let Some(e) = h.entries.iter().find(|e| e.user == user_id) else {
-                return Err(BundleError::NotForYou(user_name.clone()));
-            };
-            let grant = GrantRow {
-                user_id,
-                key_id: bundle_key_label(&h.bundle_id),
-                eph_pk: e.eph_pk.to_vec(),
-                nonce: e.nonce.to_vec(),
-                ct: e.ct.clone(),
-            };
-            grant
-                .open(&pid, &u.secrets)
-                .map_err(|_| BundleError::Unauthentic)
+            content_key(h, &pid, u, user_id, &user_name)
         })?;
         let first = reader.next_record()?.ok_or(BundleError::Truncated)?;
         if first.kind != Kind::Manifest {
@@ -168,6 +181,7 @@ impl Session {
                 done: done_rx,
                 checking: false,
                 bundle_members: Vec::new(),
+                member_bytes: 0,
                 bundle_tips: HashMap::new(),
                 members: None,
                 new_members: Vec::new(),
@@ -351,6 +365,8 @@ struct Stream<'a> {
     /// A batch is at the checker.
     checking: bool,
     bundle_members: Vec<(MemberRow, Zeroizing<String>)>,
+    /// Bytes of the membership records read so far (at most [`MAX_MEMBER_BYTES`]).
+    member_bytes: usize,
     bundle_tips: HashMap<(Id, Vec<u8>), TipRow>,
     members: Option<Arc<Members>>,
     new_members: Vec<String>,
@@ -405,6 +421,10 @@ impl Stream<'_> {
             Kind::Member => {
                 if self.bundle_members.len() as u32 >= self.manifest.members {
                     return Err(BundleError::Malformed("more members than announced").into());
+                }
+                self.member_bytes += rec.body.len();
+                if self.member_bytes > MAX_MEMBER_BYTES {
+                    return Err(BundleError::Malformed("membership records too large").into());
                 }
                 self.bundle_members.push(decode_member(&rec.body)?);
             }
@@ -499,7 +519,11 @@ fn merge_members(
     let local = load_members(tx)?;
     let by_id: HashMap<Id, &MemberRow> = local.iter().map(|m| (m.record_id, m)).collect();
     let mut added_users = BTreeSet::new();
+    let mut seen = HashSet::new();
     for (m, name) in incoming {
+        if !seen.insert(m.record_id) {
+            return Err(refused("a membership record appears twice".into()));
+        }
         if let Some(have) = by_id.get(&m.record_id) {
             let same = have.user_id == m.user_id
                 && have.action == m.action

@@ -10,12 +10,15 @@
 //! encrypted stream and in memory; the bundle is written to a temp file in the target's
 //! folder, synced, renamed, and read back before success is reported.
 //!
-//! Layout: `records.rs` (record bodies: manifest, member, tip, event; the fuzz entry),
-//! `export.rs` (writing a bundle, `save_copy`), `import.rs` (reading and applying one),
-//! `conflicts.rs` (listing and resolving conflicts, the canonical state).
+//! Layout: `records.rs` (record bodies: manifest, member, tip, event), `export.rs`
+//! (writing a bundle, `save_copy`), `import.rs` (reading and applying one),
+//! `conflicts.rs` (listing and resolving conflicts, the canonical state), `fuzzing.rs`
+//! (hidden: the fuzz harness that `fuzz/` and the stable tests drive).
 
 mod conflicts;
 mod export;
+#[doc(hidden)]
+pub mod fuzzing;
 mod import;
 mod incoming;
 mod records;
@@ -35,8 +38,6 @@ use super::crypto::{Aad, Canon};
 use super::id::{Id, hex};
 use super::merge::Field;
 use super::session::Session;
-
-pub use records::fuzz_bundle;
 
 /// What an export wrote.
 #[derive(Debug, Clone, Serialize)]
@@ -122,8 +123,24 @@ pub enum ImportMode {
     Commit,
 }
 
+/// A refusal, kept to one line whatever the bundle put in the names it quotes (control
+/// and line-separator characters are shown escaped).
 fn refused(msg: String) -> ProjectError {
-    ProjectError::Bundle(BundleError::Refused(msg))
+    let breaks = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
+    let line = if msg.contains(breaks) {
+        msg.chars()
+            .map(|c| {
+                if breaks(c) {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    } else {
+        msg
+    };
+    ProjectError::Bundle(BundleError::Refused(line))
 }
 
 fn bundle_key_label(bundle: &Id) -> String {

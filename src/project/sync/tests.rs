@@ -1,17 +1,23 @@
 //! Import of bundles that a member rewrote (valid encryption and exporter signature, bad
 //! content), larger than one batch: the refusal names the first bad event in bundle order
 //! whatever batch it is in, a bad signature is named after the whole stream, and an event
-//! repeated across batches is skipped.
+//! repeated across batches is skipped. And bundles no honest exporter writes, built here
+//! with the session's own keys: the importer's limits on what it holds in memory before
+//! the membership union is checked.
 
 use std::path::Path;
 
 use ed25519_dalek::Signer;
 use zeroize::Zeroizing;
 
-use super::records::{Manifest, decode_event, encode_event};
-use super::{data_key_aad, end_message};
-use crate::project::bundle::{BundleReader, BundleWriter, Header, Kind, Wire};
+use super::records::{Manifest, decode_event, decode_tip, encode_event, encode_member, encode_tip};
+use super::{ImportSummary, data_key_aad, end_message};
+use crate::project::bundle::{
+    BundleError, BundleReader, BundleWriter, Header, KeyEntry, Kind, Wire,
+};
 use crate::project::crypto::Key32;
+use crate::project::events::TipRow;
+use crate::project::members::MemberRow;
 use crate::project::model::{
     Annotation, AnnotationBody, Edit, EventPayload, ImageRef, Kind as Shape, Label,
 };
@@ -256,4 +262,109 @@ fn rewritten_bundles_larger_than_a_batch_name_the_first_bad_event() {
     assert_eq!(summary.new_event_count(), 10);
     a.verify().unwrap();
     assert_eq!(a.canonical_state().unwrap(), b.canonical_state().unwrap());
+}
+
+/// A bundle for `s`'s project (content key sealed under its data key) holding `records`
+/// and an End record with a zero signature.
+fn unsigned_bundle(s: &mut Session, out: &Path, records: &[(Kind, Vec<u8>)]) {
+    let (project, u) = s.parts().unwrap();
+    let pid = project.project_id;
+    let key = Key32::random().unwrap();
+    let bundle_id = Id::random().unwrap();
+    let key_id = u.keys.sealer.key_id().to_owned();
+    let dk = u
+        .keys
+        .sealer
+        .seal(&data_key_aad(&pid, &bundle_id, &key_id), key.expose())
+        .unwrap();
+    let header = Header {
+        project_id: pid,
+        bundle_id,
+        data_key_id: key_id,
+        entries: vec![KeyEntry {
+            user: Id::NIL,
+            eph_pk: [0; 32],
+            nonce: dk.nonce.as_slice().try_into().unwrap(),
+            ct: dk.ct,
+        }],
+    };
+    let mut w = BundleWriter::new(std::fs::File::create(out).unwrap(), &header, &key).unwrap();
+    for (kind, body) in records {
+        w.record(*kind, body).unwrap();
+    }
+    w.finish(&[0; 64]).unwrap();
+}
+
+fn manifest(s: &Session, members: u32, tips: u32) -> (Kind, Vec<u8>) {
+    let m = Manifest {
+        exporter: s.user_id(),
+        created_ms: 0,
+        events: 0,
+        members,
+        tips,
+        heads: Vec::new(),
+    };
+    (Kind::Manifest, m.encode())
+}
+
+fn malformed(result: Result<ImportSummary, ProjectError>) -> &'static str {
+    match result {
+        Err(ProjectError::Bundle(BundleError::Malformed(why))) => why,
+        other => panic!("not refused as malformed: {other:?}"),
+    }
+}
+
+#[test]
+fn membership_records_past_the_byte_limit_are_refused_before_they_pile_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut s, _) = Project::create(&dir.path().join("p.tessera"), "alice", b"pw", TINY).unwrap();
+    let row = MemberRow {
+        record_id: Id::NIL,
+        user_id: Id::NIL,
+        action: "add".into(),
+        role: "annotator".into(),
+        sign_pk: vec![0; 32],
+        box_pk: vec![0; 32],
+        key_id: String::new(),
+        name_nonce: Vec::new(),
+        name_ct: Vec::new(),
+        signer_id: Id::NIL,
+        time_ms: 0,
+        signature: vec![0; 64],
+    };
+    // 33 records with a 1 MiB name each: within the record and member-count limits.
+    let name = "n".repeat(1 << 20);
+    let mut records = vec![manifest(&s, 40, 0)];
+    records.extend((0..33).map(|_| (Kind::Member, encode_member(&row, &name))));
+    let path = dir.path().join("big.bundle");
+    unsigned_bundle(&mut s, &path, &records);
+    let why = malformed(s.import_preview(&path, &mut |_, _| {}));
+    assert_eq!(why, "membership records too large");
+}
+
+#[test]
+fn tips_with_a_hash_or_signature_of_the_wrong_size_are_refused() {
+    let tip = |hash: usize, sig: usize| TipRow {
+        author_id: Id::NIL,
+        seq: 1,
+        event_hash: vec![1; hash],
+        signature: vec![2; sig],
+    };
+    assert_eq!(decode_tip(&encode_tip(&tip(32, 64))).unwrap(), tip(32, 64));
+    for (hash, sig) in [(31, 64), (32, 65), (0, 0), (32, 1 << 20)] {
+        assert!(matches!(
+            decode_tip(&encode_tip(&tip(hash, sig))),
+            Err(BundleError::Malformed(_))
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (mut s, _) = Project::create(&dir.path().join("p.tessera"), "alice", b"pw", TINY).unwrap();
+    let records = [
+        manifest(&s, 0, 1),
+        (Kind::Tip, encode_tip(&tip(32, 1 << 20))),
+    ];
+    let path = dir.path().join("tip.bundle");
+    unsigned_bundle(&mut s, &path, &records);
+    let why = malformed(s.import_preview(&path, &mut |_, _| {}));
+    assert_eq!(why, "a tip's hash or signature has the wrong size");
 }
