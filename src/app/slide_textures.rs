@@ -18,7 +18,7 @@ use eframe::egui_wgpu::{self, wgpu};
 use egui::{Color32, ColorImage, TextureHandle, TextureId, TextureOptions};
 
 use crate::imaging::slide::cache::TileCache;
-use crate::imaging::slide::{TileContent, TileKey};
+use crate::imaging::slide::{TileContent, TileKey, widen_rgb};
 
 /// Tile textures kept on the GPU at most, drawn or spare (256 MiB of 256x256 RGBA tiles).
 pub const MAX_TEXTURES: usize = 1024;
@@ -177,12 +177,15 @@ impl TileTextures {
             .iter()
             .position(|h| h.size() == size)
             .map(|i| self.spare.swap_remove(i));
+        let rgba: &[u8] = if rgb {
+            self.scratch.clear();
+            widen_rgb(px, &mut self.scratch);
+            &self.scratch
+        } else {
+            px
+        };
         let Some(gpu) = &self.gpu else {
-            let image = if rgb {
-                color_image_from_rgb(size, px)
-            } else {
-                color_image_from_rgba(size, px)
-            }?;
+            let image = color_image_from_rgba(size, rgba)?;
             return Some(match spare {
                 // Rewriting the whole texture in place keeps its GPU allocation.
                 Some(Handle::Egui(mut h)) => {
@@ -193,16 +196,6 @@ impl TileTextures {
             });
         };
         let (w, h) = (u32::try_from(size[0]).ok()?, u32::try_from(size[1]).ok()?);
-        let rgba: &[u8] = if rgb {
-            self.scratch.clear();
-            self.scratch.reserve(n * 4);
-            for p in px.chunks_exact(3) {
-                self.scratch.extend_from_slice(&[p[0], p[1], p[2], 255]);
-            }
-            &self.scratch
-        } else {
-            px
-        };
         let native = match spare {
             Some(Handle::Native(t)) => t,
             _ => {
@@ -325,21 +318,6 @@ impl Drop for TileTextures {
             self.release(h);
         }
     }
-}
-
-/// An opaque RGB tile as egui pixels (one pass, four bytes written per pixel);
-/// `None` when `rgb` does not hold `size` pixels.
-fn color_image_from_rgb(size: [usize; 2], rgb: &[u8]) -> Option<ColorImage> {
-    let n = size[0] * size[1];
-    if rgb.len() != n * 3 {
-        return None;
-    }
-    let mut pixels = Vec::with_capacity(n);
-    pixels.extend(
-        rgb.chunks_exact(3)
-            .map(|p| Color32::from_rgba_premultiplied(p[0], p[1], p[2], 255)),
-    );
-    Some(ColorImage::new(size, pixels))
 }
 
 /// A premultiplied RGBA tile as egui pixels (a copy); `None` when `rgba` does not hold

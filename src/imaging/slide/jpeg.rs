@@ -189,9 +189,7 @@ fn decode_inner(
         if got == want {
             out.extend_from_slice(row);
         } else {
-            for p in row.chunks_exact(3) {
-                out.extend_from_slice(&[p[0], p[1], p[2], 255]);
-            }
+            super::widen_rgb(row, &mut out);
         }
     }
     Ok(out)

@@ -155,13 +155,22 @@ impl Tile {
     pub fn rgba(&self) -> Option<std::borrow::Cow<'_, [u8]>> {
         match &self.content {
             TileContent::Rgba(px) => Some(std::borrow::Cow::Borrowed(px)),
-            TileContent::Rgb(px) => Some(std::borrow::Cow::Owned(
-                px.chunks_exact(3)
-                    .flat_map(|p| [p[0], p[1], p[2], 255])
-                    .collect(),
-            )),
+            TileContent::Rgb(px) => {
+                let mut out = Vec::with_capacity(px.len() / 3 * 4);
+                widen_rgb(px, &mut out);
+                Some(std::borrow::Cow::Owned(out))
+            }
             TileContent::Blank { .. } => None,
         }
+    }
+}
+
+/// Appends opaque RGB pixels to `out` as RGBA (alpha 255): the one widening of slide
+/// pixels (decoder output, cached RGB tiles, uploads).
+pub fn widen_rgb(rgb: &[u8], out: &mut Vec<u8>) {
+    out.reserve(rgb.len() / 3 * 4);
+    for p in rgb.chunks_exact(3) {
+        out.extend_from_slice(&[p[0], p[1], p[2], 255]);
     }
 }
 
