@@ -185,12 +185,7 @@ impl TesseraApp {
             let cases = session.cases()?;
             let names = session.member_names()?;
             let members = session.active_members()?;
-            let name = |id: &crate::project::Id| {
-                names
-                    .get(id)
-                    .cloned()
-                    .unwrap_or_else(|| format!("user {}", id.short()))
-            };
+            let name = |id: &crate::project::Id| crate::project::members::name_or_id(&names, id);
             let rows = cases
                 .cases
                 .values()

@@ -280,12 +280,7 @@ pub struct IgnoredLine {
 fn status_listing(s: &mut Session) -> anyhow::Result<StatusListing> {
     let cases: Cases = s.cases()?;
     let names = s.member_names()?;
-    let name = |id: &Id| {
-        names
-            .get(id)
-            .cloned()
-            .unwrap_or_else(|| format!("user {}", id.short()))
-    };
+    let name = |id: &Id| crate::project::members::name_or_id(&names, id);
     let mut counts: BTreeMap<&'static str, usize> =
         Status::ALL.iter().map(|st| (st.as_str(), 0)).collect();
     let mut lines = Vec::new();

@@ -816,14 +816,7 @@ impl Session {
             })
             .collect();
         for image in &blinded {
-            let bidx = self.parts()?.1.keys.image_index(image);
-            let ids: Vec<Id> = self
-                .project
-                .conn
-                .prepare_cached("SELECT annotation_id FROM annotations WHERE image_bidx = ?1")?
-                .query_map([bidx], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            for id in ids {
+            for id in self.object_ids_on(image)? {
                 if self.creator_of(id)?.is_some_and(|c| c != me) {
                     hidden.insert(id);
                 }
@@ -914,17 +907,22 @@ impl Session {
         }
     }
 
-    /// True when the signed-in user created an annotation or segmentation on `case`.
-    fn made_objects_on(&mut self, case: &ImageRef) -> Result<bool, ProjectError> {
-        let me = self.user_id;
-        let bidx = self.parts()?.1.keys.image_index(case);
-        let ids: Vec<Id> = self
+    /// The ids of the objects (annotations, segmentations, workflow records) cached on
+    /// `image`'s series or slide, found by blind index.
+    fn object_ids_on(&mut self, image: &ImageRef) -> Result<Vec<Id>, ProjectError> {
+        let bidx = self.parts()?.1.keys.image_index(image);
+        Ok(self
             .project
             .conn
             .prepare_cached("SELECT annotation_id FROM annotations WHERE image_bidx = ?1")?
             .query_map([bidx], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        for id in ids {
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// True when the signed-in user created an annotation or segmentation on `case`.
+    fn made_objects_on(&mut self, case: &ImageRef) -> Result<bool, ProjectError> {
+        let me = self.user_id;
+        for id in self.object_ids_on(case)? {
             if self.creator_of(id)? == Some(me) && !self.is_workflow_object(id)? {
                 return Ok(true);
             }

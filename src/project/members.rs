@@ -235,6 +235,15 @@ pub struct Member {
 /// Verified membership, by user id.
 pub type Members = BTreeMap<Id, Member>;
 
+/// A member's name from [`Session::member_names`](super::Session::member_names), or
+/// "user" and the id's short form for an id the membership does not name.
+pub fn name_or_id(names: &BTreeMap<Id, String>, id: &Id) -> String {
+    names
+        .get(id)
+        .cloned()
+        .unwrap_or_else(|| format!("user {}", id.short()))
+}
+
 /// The first membership record that does not verify.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("membership record for {who}: {reason}")]

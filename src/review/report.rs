@@ -193,12 +193,7 @@ fn case_summary(session: &mut Session) -> Result<CaseSummary, ProjectError> {
     use crate::project::cases::Status;
     let cases = session.cases()?;
     let names = session.member_names()?;
-    let name = |id: &Id| {
-        names
-            .get(id)
-            .cloned()
-            .unwrap_or_else(|| format!("user {}", id.short()))
-    };
+    let name = |id: &Id| crate::project::members::name_or_id(&names, id);
     let mut counts: BTreeMap<&'static str, usize> =
         Status::ALL.iter().map(|s| (s.as_str(), 0)).collect();
     let mut rows = Vec::new();
