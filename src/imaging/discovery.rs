@@ -207,48 +207,95 @@ fn collect(
     out: &mut Vec<PathBuf>,
     skipped: &mut Vec<Skipped>,
 ) {
-    let mut pending = vec![path.to_path_buf()];
+    // (path as given or listed, its canonical form when already known). Entries of a
+    // canonical folder that are not symbolic links are canonical as joined, and their
+    // type comes with the listing: no per-file path resolution or stat.
+    let mut pending: Vec<(PathBuf, Option<(PathBuf, EntryKind)>)> =
+        vec![(path.to_path_buf(), None)];
     let mut files = Vec::new();
-    while let Some(p) = pending.pop() {
-        let canonical = match std::fs::canonicalize(&p) {
-            Ok(c) => c,
-            Err(e) => {
-                skipped.push(Skipped {
-                    reason: format!("cannot read: {e}"),
-                    path: p,
-                });
-                continue;
-            }
+    while let Some((p, known)) = pending.pop() {
+        let (canonical, kind) = match known {
+            Some(known) => known,
+            None => match std::fs::canonicalize(&p) {
+                Ok(c) => {
+                    let kind = EntryKind::of(&c);
+                    (c, kind)
+                }
+                Err(e) => {
+                    skipped.push(Skipped {
+                        reason: format!("cannot read: {e}"),
+                        path: p,
+                    });
+                    continue;
+                }
+            },
         };
         if !seen.insert(canonical.clone()) {
             continue;
         }
-        if canonical.is_dir() {
-            match std::fs::read_dir(&p) {
+        match kind {
+            EntryKind::Dir => match std::fs::read_dir(&p) {
                 // Hidden entries inside a folder (.DS_Store, ._ files, markers) are
                 // not candidates; a hidden file named explicitly still is.
                 Ok(entries) => pending.extend(
                     entries
                         .filter_map(|e| e.ok())
                         .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-                        .map(|e| e.path()),
+                        .map(|e| {
+                            let known = e
+                                .file_type()
+                                .ok()
+                                .and_then(EntryKind::listed)
+                                .map(|kind| (canonical.join(e.file_name()), kind));
+                            (e.path(), known)
+                        }),
                 ),
                 Err(e) => skipped.push(Skipped {
                     reason: format!("cannot list folder: {e}"),
                     path: p,
                 }),
-            }
-        } else if canonical.is_file() {
-            files.push(p);
-        } else {
-            skipped.push(Skipped {
+            },
+            EntryKind::File => files.push(p),
+            EntryKind::Other => skipped.push(Skipped {
                 reason: "not a regular file".to_string(),
                 path: p,
-            });
+            }),
         }
     }
     files.sort();
     out.extend(files);
+}
+
+/// What a candidate path is, once symbolic links are resolved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum EntryKind {
+    Dir,
+    File,
+    Other,
+}
+
+impl EntryKind {
+    /// Of a canonical path (follows nothing: it has no links left).
+    fn of(path: &Path) -> Self {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => EntryKind::Dir,
+            Ok(m) if m.is_file() => EntryKind::File,
+            _ => EntryKind::Other,
+        }
+    }
+
+    /// From a folder listing; `None` for a symbolic link (resolved by path instead).
+    fn listed(t: std::fs::FileType) -> Option<Self> {
+        if t.is_symlink() {
+            None
+        } else if t.is_dir() {
+            Some(EntryKind::Dir)
+        } else if t.is_file() {
+            Some(EntryKind::File)
+        } else {
+            Some(EntryKind::Other)
+        }
+    }
 }
 
 /// Drops second copies of one SOP instance (the same file found twice).

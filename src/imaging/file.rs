@@ -22,7 +22,7 @@ use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
 use scan::Syntax;
-use source::{MetaInfo, Splice, read_meta};
+use source::{HeadFile, MetaInfo, Splice, read_meta};
 
 /// Explicit VR Big Endian (retired, hence no non-deprecated constant upstream).
 pub const EXPLICIT_VR_BIG_ENDIAN: &str = "1.2.840.10008.1.2.2";
@@ -93,9 +93,15 @@ pub struct Instance {
 /// with no meta group at all; in the last two cases the transfer syntax is guessed
 /// among explicit VR LE, implicit VR LE and explicit VR BE by walking the data set.
 pub fn open(path: &Path, mode: ReadMode) -> Result<Instance, OpenError> {
+    open_sized(path, mode).map(|(instance, _)| instance)
+}
+
+/// Like [`open`], also giving the file's length.
+pub fn open_sized(path: &Path, mode: ReadMode) -> Result<(Instance, u64), OpenError> {
     let file = File::open(path)?;
     let file_len = file.metadata()?.len();
-    open_source(path, BufReader::new(file), file_len, mode)
+    let source = HeadFile::new(file, file_len)?;
+    open_source(path, BufReader::new(source), file_len, mode).map(|i| (i, file_len))
 }
 
 /// Like [`open`], for a file already in memory (`name` becomes the instance path).

@@ -202,10 +202,8 @@ pub enum Scanned {
 
 /// Reads `path` header-only. `Err` is a one-line reason to skip the file.
 pub fn scan(path: &Path) -> Result<Scanned, String> {
-    let file_len = std::fs::metadata(path)
-        .map_err(|e| format!("cannot read file: {e}"))?
-        .len();
-    let instance = file::open(path, ReadMode::HeaderOnly).map_err(|e| e.to_string())?;
+    let (instance, file_len) =
+        file::open_sized(path, ReadMode::HeaderOnly).map_err(|e| e.to_string())?;
     let obj: &InMemDicomObject = &instance.object;
     if let Some(records) = obj.get(tags::DIRECTORY_RECORD_SEQUENCE) {
         let base = path.parent().unwrap_or(Path::new(""));

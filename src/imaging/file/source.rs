@@ -1,8 +1,10 @@
-//! The raw source under the parser: the file meta group, read leniently (no group
-//! length needed, implicit VR tolerated, transfer syntax optional), and the data set
-//! bytes handed to the parser minus ranges it cannot read.
+//! The raw source under the parser: the file read with its head in memory
+//! ([`HeadFile`]), the file meta group, read leniently (no group length needed,
+//! implicit VR tolerated, transfer syntax optional), and the data set bytes handed to
+//! the parser minus ranges it cannot read.
 
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::fs::File;
+use std::io::{BufReader, ErrorKind, Read, Seek, SeekFrom};
 
 use dicom_core::{Tag, VR};
 use dicom_object::meta::{FileMetaTable, FileMetaTableBuilder};
@@ -201,5 +203,139 @@ impl<R: Read + Seek> Read for Splice<R> {
             self.pos += n as u64;
             return Ok(n);
         }
+    }
+}
+
+/// Bytes of a file read up front by [`HeadFile`]: the meta group and the header of a
+/// typical image lie well inside.
+const HEAD_BYTES: usize = 16 * 1024;
+
+/// A file whose first [`HEAD_BYTES`] are read with one call when it is opened.
+/// Opening a file seeks back and forth in its first kilobytes (preamble, meta group,
+/// the pre-scan, the parse): inside the head those seeks and re-reads cost no system
+/// call. Beyond it, reads go to the file.
+pub(super) struct HeadFile {
+    file: File,
+    head: Vec<u8>,
+    len: u64,
+    pos: u64,
+    /// The file's own offset, when known.
+    file_pos: Option<u64>,
+}
+
+impl HeadFile {
+    pub fn new(mut file: File, len: u64) -> std::io::Result<Self> {
+        let want = usize::try_from(len).unwrap_or(usize::MAX).min(HEAD_BYTES);
+        let mut head = vec![0u8; want];
+        let mut got = 0;
+        while let Some(rest) = head.get_mut(got..).filter(|r| !r.is_empty()) {
+            match file.read(rest) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        head.truncate(got);
+        Ok(HeadFile {
+            file,
+            head,
+            len,
+            pos: 0,
+            file_pos: Some(got as u64),
+        })
+    }
+}
+
+impl Read for HeadFile {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let in_head = usize::try_from(self.pos)
+            .ok()
+            .and_then(|p| self.head.get(p..))
+            .filter(|rest| !rest.is_empty());
+        if let Some(rest) = in_head {
+            let n = rest.len().min(buf.len());
+            if let (Some(dst), Some(src)) = (buf.get_mut(..n), rest.get(..n)) {
+                dst.copy_from_slice(src);
+            }
+            self.pos += n as u64;
+            return Ok(n);
+        }
+        if self.file_pos != Some(self.pos) {
+            self.file_pos = None;
+            self.file.seek(SeekFrom::Start(self.pos))?;
+        }
+        let n = self.file.read(buf)?;
+        self.pos += n as u64;
+        self.file_pos = Some(self.pos);
+        Ok(n)
+    }
+}
+
+impl Seek for HeadFile {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        let target = match to {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            SeekFrom::End(d) => self.len.checked_add_signed(d),
+        };
+        let target = target.ok_or_else(|| {
+            std::io::Error::new(
+                ErrorKind::InvalidInput,
+                "seek to a negative or overflowing position",
+            )
+        })?;
+        self.pos = target;
+        Ok(target)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn head_file_reads_like_the_file_across_the_head_boundary() {
+        let bytes: Vec<u8> = (0..(HEAD_BYTES as u32 * 3))
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
+        let mut tmp = tempfile::NamedTempFile::new().unwrap();
+        tmp.write_all(&bytes).unwrap();
+        let file = File::open(tmp.path()).unwrap();
+        let mut head = HeadFile::new(file, bytes.len() as u64).unwrap();
+        // Straddle the boundary, jump beyond it, come back into the head, seek from
+        // the end and past the end.
+        for (from, n) in [
+            (HEAD_BYTES as u64 - 10, 30),
+            (HEAD_BYTES as u64 * 2, 100),
+            (5, 40),
+        ] {
+            head.seek(SeekFrom::Start(from)).unwrap();
+            let mut got = vec![0u8; n];
+            head.read_exact(&mut got).unwrap();
+            assert_eq!(got, bytes[from as usize..from as usize + n]);
+        }
+        assert_eq!(
+            head.seek(SeekFrom::End(-4)).unwrap(),
+            bytes.len() as u64 - 4
+        );
+        let mut tail = Vec::new();
+        head.read_to_end(&mut tail).unwrap();
+        assert_eq!(tail, bytes[bytes.len() - 4..]);
+        assert!(
+            head.seek(SeekFrom::Current(-(bytes.len() as i64) - 1))
+                .is_err()
+        );
+        head.seek(SeekFrom::Start(bytes.len() as u64 + 10)).unwrap();
+        assert_eq!(head.read(&mut [0u8; 8]).unwrap(), 0);
+        // A file smaller than the head.
+        let small = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(small.path(), b"DICM").unwrap();
+        let mut head = HeadFile::new(File::open(small.path()).unwrap(), 4).unwrap();
+        let mut all = Vec::new();
+        head.read_to_end(&mut all).unwrap();
+        assert_eq!(all, b"DICM");
     }
 }
