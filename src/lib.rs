@@ -2,6 +2,7 @@
 //!
 //! Codemap, in data-flow order:
 //! - [`about`]: version, git commit, versions of the loaded OpenSlide and SQLite.
+//! - [`allocator`]: the process's allocator settings (set by the binary at start).
 //! - [`imaging`]: DICOM files -> series -> volumes -> slice images (headless).
 //! - [`annotate`]: annotation geometry and measurements (headless).
 //! - [`project`]: the encrypted `.tessera` file: keys, signed history, audit log.
@@ -12,6 +13,7 @@
 //! - [`app`]: the egui/eframe user interface, the only module that touches egui.
 
 pub mod about;
+pub mod allocator;
 pub mod annotate;
 pub mod app;
 pub mod cli;

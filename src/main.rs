@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    tessera::allocator::tune();
     match tessera::cli::run() {
         Ok(code) => code,
         Err(err) => {
