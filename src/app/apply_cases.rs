@@ -85,11 +85,13 @@ impl TesseraApp {
             CaseUi::Compare(None) => self.annotations.compare = None,
             CaseUi::Compare(Some((a, b))) => {
                 let name = |id| {
-                    self.cases
+                    let found = self
+                        .cases
                         .members
                         .iter()
                         .find(|m| m.0 == id)
-                        .map_or_else(|| format!("user {}", id.short()), |m| m.1.clone())
+                        .map(|m| m.1.as_str());
+                    crate::project::members::display_name(found, &id)
                 };
                 let readers = [(a, name(a)), (b, name(b))];
                 if let Some(row) = self

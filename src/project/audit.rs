@@ -321,9 +321,7 @@ fn chain_name(members: &Members, chain: &Id) -> String {
     if *chain == Id::NIL {
         return "unauthenticated".into();
     }
-    members
-        .get(chain)
-        .map_or_else(|| format!("user {}", chain.short()), |m| m.name.clone())
+    super::members::display_name(members.get(chain).map(|m| m.name.as_str()), chain)
 }
 
 /// Checks every chain: sequence, links, hashes, signatures, objects and witnesses.

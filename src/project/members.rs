@@ -238,10 +238,13 @@ pub type Members = BTreeMap<Id, Member>;
 /// A member's name from [`Session::member_names`](super::Session::member_names), or
 /// "user" and the id's short form for an id the membership does not name.
 pub fn name_or_id(names: &BTreeMap<Id, String>, id: &Id) -> String {
-    names
-        .get(id)
-        .cloned()
-        .unwrap_or_else(|| format!("user {}", id.short()))
+    display_name(names.get(id).map(String::as_str), id)
+}
+
+/// How a member is named in messages, lists and reports: their name, or "user" and
+/// the id's short form for an id the membership does not name.
+pub fn display_name(name: Option<&str>, id: &Id) -> String {
+    name.map_or_else(|| format!("user {}", id.short()), str::to_owned)
 }
 
 /// The first membership record that does not verify.

@@ -283,9 +283,9 @@ impl Session {
                 .and_then(|blob| events::decode_payload(&blob));
             let item = HistoryItem {
                 event_id: ev.event_id,
-                author: members.get(&ev.author_id).map_or_else(
-                    || format!("user {}", ev.author_id.short()),
-                    |m| m.name.clone(),
+                author: super::members::display_name(
+                    members.get(&ev.author_id).map(|m| m.name.as_str()),
+                    &ev.author_id,
                 ),
                 seq: ev.seq,
                 time_ms: ev.time_ms(),
@@ -710,9 +710,9 @@ impl Session {
             }
             out.push(HistoryItem {
                 event_id: ev.event_id,
-                author: members.get(&ev.author_id).map_or_else(
-                    || format!("user {}", ev.author_id.short()),
-                    |m| m.name.clone(),
+                author: super::members::display_name(
+                    members.get(&ev.author_id).map(|m| m.name.as_str()),
+                    &ev.author_id,
                 ),
                 seq: ev.seq,
                 time_ms: ev.time_ms(),

@@ -310,11 +310,7 @@ fn verify_checked(
     checked: Vec<Checked>,
 ) -> Result<Report, Failure> {
     let project = &snap.project_id;
-    let name = |id: &Id| {
-        members
-            .get(id)
-            .map_or_else(|| format!("user {}", id.short()), |m| m.name.clone())
-    };
+    let name = |id: &Id| super::members::display_name(members.get(id).map(|m| m.name.as_str()), id);
 
     // Sequential pass in (author, seq) order: report the first failure. An author's
     // events form a tree through their previous-hash links: a line, or forks where the

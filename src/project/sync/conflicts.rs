@@ -31,9 +31,7 @@ impl Session {
             }
         }
         let name = |id: &Id| {
-            members
-                .get(id)
-                .map_or_else(|| format!("user {}", id.short()), |m| m.name.clone())
+            crate::project::members::display_name(members.get(id).map(|m| m.name.as_str()), id)
         };
         describe_conflicts(&project.conn, &name, found)
     }

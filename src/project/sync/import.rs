@@ -217,9 +217,7 @@ impl Session {
             rebuild,
         } = streamed;
         let name = |id: &Id| {
-            members
-                .get(id)
-                .map_or_else(|| format!("user {}", id.short()), |m| m.name.clone())
+            crate::project::members::display_name(members.get(id).map(|m| m.name.as_str()), id)
         };
         if let Some((author, seq)) = bad_signature {
             return Err(refused(format!(

@@ -362,9 +362,9 @@ impl<'a> Applier<'a> {
         for ((inc, presence), checked) in batch.events.iter().zip(batch.presence).zip(checked) {
             let ev = &inc.ev;
             let who = |reason: &str| {
-                let n = members.get(&ev.author_id).map_or_else(
-                    || format!("user {}", ev.author_id.short()),
-                    |m| m.name.clone(),
+                let n = crate::project::members::display_name(
+                    members.get(&ev.author_id).map(|m| m.name.as_str()),
+                    &ev.author_id,
                 );
                 refused(format!("event {n} #{}: {reason}", ev.seq))
             };
