@@ -781,31 +781,12 @@ impl Session {
         outcome: Outcome,
         object: Option<&str>,
     ) -> Result<(), ProjectError> {
-        let user_id = self.user_id;
-        let (project, u) = self.parts()?;
-        let tx = project
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let actor = Actor {
-            id: user_id,
-            signing: &u.secrets.signing,
-            keys: &u.keys,
-        };
-        audit::append(
-            &tx,
-            &project.project_id,
-            Some(&actor),
-            &Entry {
-                action,
-                outcome,
-                subject: None,
-                object,
-            },
-            now_ms(),
-        )?;
-        events::save_encryption_count(&tx, &u.keys.sealer)?;
-        tx.commit()?;
-        Ok(())
+        self.append_audit(&[Entry {
+            action,
+            outcome,
+            subject: None,
+            object,
+        }])
     }
 
     /// Appends several successful entries in one transaction.
@@ -813,6 +794,20 @@ impl Session {
         &mut self,
         entries: &[(Action, Option<&str>)],
     ) -> Result<(), ProjectError> {
+        let entries: Vec<Entry<'_>> = entries
+            .iter()
+            .map(|&(action, object)| Entry {
+                action,
+                outcome: Outcome::Success,
+                subject: None,
+                object,
+            })
+            .collect();
+        self.append_audit(&entries)
+    }
+
+    /// Appends `entries`, signed by this user, in one transaction.
+    fn append_audit(&mut self, entries: &[Entry<'_>]) -> Result<(), ProjectError> {
         let user_id = self.user_id;
         let (project, u) = self.parts()?;
         let tx = project
@@ -823,14 +818,8 @@ impl Session {
             signing: &u.secrets.signing,
             keys: &u.keys,
         };
-        for (action, object) in entries {
-            let entry = Entry {
-                action: *action,
-                outcome: Outcome::Success,
-                subject: None,
-                object: *object,
-            };
-            audit::append(&tx, &project.project_id, Some(&actor), &entry, now_ms())?;
+        for entry in entries {
+            audit::append(&tx, &project.project_id, Some(&actor), entry, now_ms())?;
         }
         events::save_encryption_count(&tx, &u.keys.sealer)?;
         tx.commit()?;
