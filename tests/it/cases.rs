@@ -5,20 +5,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
+use crate::project::TINY;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use tessera::project::cases::{CaseAction, Status, case_from_name};
 use tessera::project::model::{Annotation, AnnotationBody, Edit, ImageRef, Kind, Label};
-use tessera::project::{
-    Id, KdfChoice, KdfParams, Project, ProjectError, Role, Roles, Session, VerifyOnOpen,
-};
+use tessera::project::{Id, Project, ProjectError, Role, Roles, Session, VerifyOnOpen};
 
-const TINY: KdfChoice = KdfChoice::Fixed(KdfParams {
-    m_kib: 64,
-    t_cost: 1,
-    p_lanes: 1,
-});
 const BIN: &str = env!("CARGO_BIN_EXE_tessera");
 const SERIES: &str = "1.2.826.0.1.3680043.8.498.4242";
 

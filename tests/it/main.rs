@@ -20,4 +20,5 @@ mod ui;
 mod ui_annotate;
 mod ui_cases;
 mod ui_slide;
+mod ui_support;
 mod ui_tags;

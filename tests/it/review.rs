@@ -3,6 +3,7 @@
 //! distances), findings matched within 10 mm with misses per reader, and the CLI's JSON,
 //! CSV and HTML renderings.
 
+use crate::project::TINY;
 use std::process::Command;
 
 use tessera::annotate::labelmap::Stroke;
@@ -14,13 +15,8 @@ use tessera::imaging::mpr::VolumeGrid;
 use tessera::project::model::{
     Annotation, AnnotationBody, Edit, ImageRef, Kind, Label, Provenance,
 };
-use tessera::project::{Id, KdfChoice, KdfParams, Project, Role, Session, VerifyOnOpen};
+use tessera::project::{Id, Project, Role, Session, VerifyOnOpen};
 
-const TINY: KdfChoice = KdfChoice::Fixed(KdfParams {
-    m_kib: 64,
-    t_cost: 1,
-    p_lanes: 1,
-});
 const SERIES: &str = "1.2.826.0.1.3680043.8.498.4242";
 
 fn grid() -> VolumeGrid {

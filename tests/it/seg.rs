@@ -4,6 +4,7 @@
 //! the project, admins only; copies painting the same brick apart record a conflict that a
 //! resolution settles. Fixtures use tiny Argon2 parameters (`KdfChoice::Fixed`).
 
+use crate::project::TINY;
 use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
@@ -22,15 +23,7 @@ use tessera::imaging::mpr::VolumeGrid;
 use tessera::imaging::pixels::Samples;
 use tessera::project::merge::Field;
 use tessera::project::model::{Edit, ImageRef};
-use tessera::project::{
-    Id, KdfChoice, KdfParams, Project, ProjectError, Role, Session, VerifyOnOpen,
-};
-
-const TINY: KdfChoice = KdfChoice::Fixed(KdfParams {
-    m_kib: 64,
-    t_cost: 1,
-    p_lanes: 1,
-});
+use tessera::project::{Id, Project, ProjectError, Role, Session, VerifyOnOpen};
 
 /// The demo CT's grid (`DemoSpec::FULL`: 512 × 512 × 160, 0.7 × 0.7 × 1.25 mm, slice 0
 /// most superior).

@@ -10,6 +10,8 @@ use egui_kittest::kittest::Queryable;
 use tessera::app::TesseraApp;
 use tessera::imaging::demo::{DEMO_CT_DESCRIPTION, DemoSpec, write_demo_study_with};
 
+use crate::ui_support::run_until;
+
 /// The app opened on `dir`, stepped until its loader has finished.
 fn loaded_app(dir: &Path) -> Harness<'static, TesseraApp> {
     let paths = vec![dir.to_path_buf()];
@@ -19,16 +21,7 @@ fn loaded_app(dir: &Path) -> Harness<'static, TesseraApp> {
         .with_max_steps(16)
         .wgpu()
         .build_eframe(move |cc| TesseraApp::new(cc, paths));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while harness.state().is_loading() {
-        assert!(
-            Instant::now() < deadline,
-            "the study did not load within 60 s"
-        );
-        harness.step();
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    harness.run();
+    run_until(&mut harness, "loading the study", |app| !app.is_loading());
     harness
 }
 

@@ -3,7 +3,7 @@
 //! find everything again in the project file (with its history).
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use egui::{Key, Modifiers, Pos2, Vec2};
 use egui_kittest::Harness;
@@ -13,30 +13,10 @@ use tessera::app::project_form::FormKind;
 use tessera::app::{Command, TesseraApp};
 use tessera::imaging::demo::{DemoSpec, write_demo_study_with};
 use tessera::project::model::{ImageRef, Kind};
-use tessera::project::{KdfChoice, KdfParams, Project, VerifyOnOpen};
+use tessera::project::{Project, VerifyOnOpen};
 
-const TINY: KdfChoice = KdfChoice::Fixed(KdfParams {
-    m_kib: 64,
-    t_cost: 1,
-    p_lanes: 1,
-});
-
-fn run_until(
-    harness: &mut Harness<'_, TesseraApp>,
-    what: &str,
-    done: impl Fn(&TesseraApp) -> bool,
-) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !done(harness.state()) {
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not happen within 60 s"
-        );
-        harness.step();
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    harness.run();
-}
+use crate::project::TINY;
+use crate::ui_support::{run_until, type_into};
 
 /// The app on `study`, loaded, with the project form for `project` shown.
 fn app_with_form(study: &Path, kind: FormKind, project: &Path) -> Harness<'static, TesseraApp> {
@@ -62,10 +42,7 @@ fn app_with_new_project(study: &Path, project: &Path) -> Harness<'static, Tesser
         ("Passphrase", "correct horse battery"),
         ("Repeat passphrase", "correct horse battery"),
     ] {
-        harness.get_by_label(field).focus();
-        harness.run();
-        harness.get_by_label(field).type_text(text);
-        harness.run();
+        type_into(&mut harness, field, text);
     }
     harness.get_by_label("Create").click();
     harness.step();
@@ -317,10 +294,7 @@ fn app_opening_project(
     let mut harness = app_with_form(study, FormKind::Open, project);
     harness.run();
     for (field, text) in [("User name", user), ("Passphrase", pass)] {
-        harness.get_by_label(field).focus();
-        harness.run();
-        harness.get_by_label(field).type_text(text);
-        harness.run();
+        type_into(&mut harness, field, text);
     }
     harness.get_by_label("Unlock").click();
     harness.step();

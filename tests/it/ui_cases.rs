@@ -5,9 +5,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
-use std::path::Path;
-use std::time::{Duration, Instant};
-
 use egui::{Key, Vec2};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -16,46 +13,10 @@ use tessera::app::{Command, TesseraApp};
 use tessera::imaging::demo::{DemoSpec, write_demo_study_with};
 use tessera::project::cases::{CaseAction, Status, case_of};
 use tessera::project::model::{Annotation, Edit};
-use tessera::project::{Id, KdfChoice, KdfParams, Project, Role, VerifyOnOpen};
+use tessera::project::{Id, Project, Role, VerifyOnOpen};
 
-const TINY: KdfChoice = KdfChoice::Fixed(KdfParams {
-    m_kib: 64,
-    t_cost: 1,
-    p_lanes: 1,
-});
-
-fn run_until(
-    harness: &mut Harness<'_, TesseraApp>,
-    what: &str,
-    done: impl Fn(&TesseraApp) -> bool,
-) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !done(harness.state()) {
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not happen within 60 s"
-        );
-        harness.step();
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    harness.run();
-}
-
-fn type_into(harness: &mut Harness<'_, TesseraApp>, field: &str, text: &str) {
-    harness.get_by_label(field).focus();
-    harness.run();
-    harness.get_by_label(field).type_text(text);
-    harness.run();
-}
-
-fn shot(harness: &mut Harness<'_, TesseraApp>, name: &str) {
-    if let Some(dir) = std::env::var_os("TESSERA_UI_SHOTS") {
-        let image = harness.render().unwrap();
-        image
-            .save(Path::new(&dir).join(format!("{name}.png")))
-            .unwrap();
-    }
-}
+use crate::project::TINY;
+use crate::ui_support::{run_until, shot, type_into};
 
 fn shifted(a: &Annotation, dx: f64, label: &str) -> Annotation {
     let mut b = a.clone();

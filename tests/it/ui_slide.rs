@@ -12,26 +12,16 @@ use tessera::imaging::slide::synth::{SynthOptions, write_slide};
 use tessera::project::model::ImageRef;
 use tessera::project::{Project, VerifyOnOpen};
 
+use crate::project::TINY;
+use crate::ui_support::run_until;
+
 /// Steps until the slide is open and no tile is queued or decoding.
 fn settle(harness: &mut Harness<'static, TesseraApp>) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let busy = harness
-            .state()
-            .slide()
-            .is_none_or(|s| s.is_opening() || s.pending_tiles() > 0);
-        if !busy {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the slide did not settle within 60 s"
-        );
-        harness.step();
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    // Uploads are spread over frames: a few more for the last tiles.
-    harness.run();
+    // run_until ends with a run: uploads are spread over frames, the last tiles too.
+    run_until(harness, "the slide settling", |app| {
+        app.slide()
+            .is_some_and(|s| !s.is_opening() && s.pending_tiles() == 0)
+    });
 }
 
 fn slide_app(path: &Path) -> Harness<'static, TesseraApp> {
@@ -185,13 +175,6 @@ fn a_file_that_is_not_a_slide_reports_one_problem() {
     harness.run();
     harness.get_by_label_contains("broken.svs");
 }
-
-const TINY: tessera::project::KdfChoice =
-    tessera::project::KdfChoice::Fixed(tessera::project::KdfParams {
-        m_kib: 64,
-        t_cost: 1,
-        p_lanes: 1,
-    });
 
 /// Steps until the slide's fingerprint is known (annotating waits for it).
 fn fingerprinted(harness: &mut Harness<'static, TesseraApp>) -> ImageRef {
