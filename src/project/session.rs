@@ -55,6 +55,23 @@ pub struct HistoryItem {
     pub target: Id,
 }
 
+impl HistoryItem {
+    /// The line for `ev`, its author named from `members`.
+    fn of(ev: &events::EventRow, members: &Members) -> Self {
+        HistoryItem {
+            event_id: ev.event_id,
+            author: members::display_name(
+                members.get(&ev.author_id).map(|m| m.name.as_str()),
+                &ev.author_id,
+            ),
+            seq: ev.seq,
+            time_ms: ev.time_ms(),
+            operation: ev.op.clone(),
+            target: ev.target,
+        }
+    }
+}
+
 /// One line of `tessera user list`.
 #[derive(Debug, Clone, Serialize)]
 pub struct MemberInfo {
@@ -281,18 +298,7 @@ impl Session {
             let payload = events::open_payload(&project_id, &u.keys.sealer, &ev, &chunks)
                 .ok()
                 .and_then(|blob| events::decode_payload(&blob));
-            let item = HistoryItem {
-                event_id: ev.event_id,
-                author: super::members::display_name(
-                    members.get(&ev.author_id).map(|m| m.name.as_str()),
-                    &ev.author_id,
-                ),
-                seq: ev.seq,
-                time_ms: ev.time_ms(),
-                operation: ev.op.clone(),
-                target: ev.target,
-            };
-            out.push((item, payload));
+            out.push((HistoryItem::of(&ev, &members), payload));
         }
         Ok(out)
     }
@@ -708,17 +714,7 @@ impl Session {
             if blind.hides(&ev.target) {
                 continue;
             }
-            out.push(HistoryItem {
-                event_id: ev.event_id,
-                author: super::members::display_name(
-                    members.get(&ev.author_id).map(|m| m.name.as_str()),
-                    &ev.author_id,
-                ),
-                seq: ev.seq,
-                time_ms: ev.time_ms(),
-                operation: ev.op.clone(),
-                target: ev.target,
-            });
+            out.push(HistoryItem::of(&ev, &members));
         }
         Ok(out)
     }
