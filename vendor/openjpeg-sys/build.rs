@@ -17,6 +17,31 @@ fn main() {
     cc.include(jp2dir);
     cc.include("config");
     cc.define("OPJ_STATIC", Some("1"));
+    // Tessera: upstream code, built with its own warning set upstream; cc's -Wall -Wextra
+    // would only repeat notes about unused helpers in every build log.
+    cc.warnings(false);
+    // Tessera: as OpenJPEG's own release builds (CMake Release), no assert() in the
+    // block decoder's inner loops.
+    cc.define("NDEBUG", None);
+    // Tessera: clang turns the selects of the packed MQ decoder (mqc_inl.h,
+    // opj_mqc_decode_p_macro) into conditional moves; GCC 12 keeps branches there and
+    // decodes about 12 % slower. Any C compiler builds it correctly, and a compiler
+    // named in CC / TARGET_CC / CC_<target> still wins.
+    for var in ["CC", "TARGET_CC"] {
+        println!("cargo:rerun-if-env-changed={var}");
+    }
+    let target = std::env::var("TARGET").unwrap_or_default();
+    let cc_named = ["CC".to_string(), "TARGET_CC".to_string(), format!("CC_{target}"), format!("CC_{}", target.replace('-', "_"))]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some());
+    let clang_works = std::process::Command::new("clang")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !cc_named && clang_works {
+        cc.compiler("clang");
+    }
     #[cfg(not(feature = "threads"))]
     cc.define("MUTEX_stub", Some("1"));
 

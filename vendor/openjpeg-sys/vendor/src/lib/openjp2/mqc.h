@@ -98,6 +98,12 @@ typedef struct opj_mqc {
 
 #define BYPASS_CT_INIT  0xDEADBEEF
 
+extern const OPJ_UINT32 opj_mqc_pnext[47 * 2 * 2];
+/** Copies the decoder's context states into packed form (see opj_mqc_pnext). */
+void opj_mqc_pack_dec(const opj_mqc_t *mqc, OPJ_UINT32 *packed);
+/** Copies packed context states back. */
+void opj_mqc_unpack_dec(opj_mqc_t *mqc, const OPJ_UINT32 *packed);
+
 #include "mqc_inl.h"
 
 /** @name Exported functions */

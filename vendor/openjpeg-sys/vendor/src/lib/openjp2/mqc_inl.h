@@ -125,7 +125,9 @@ static INLINE OPJ_UINT32 opj_mqc_raw_decode(opj_mqc_t *mqc)
 /* For internal use of opj_mqc_decode_macro() */
 #define opj_mqc_renormd_macro(mqc, a, c, ct) \
 { \
-    do { \
+    OPJ_UINT32 opj_n_ = (OPJ_UINT32)opj_clz32(a) - 16U; \
+    if (opj_n_ <= ct) { a <<= opj_n_; c <<= opj_n_; ct -= opj_n_; } \
+    else do { \
         if (ct == 0) { \
             opj_mqc_bytein_macro(mqc, c, ct); \
         } \
@@ -155,6 +157,58 @@ static INLINE OPJ_UINT32 opj_mqc_raw_decode(opj_mqc_t *mqc)
         } \
     } \
 }
+
+
+/* Leading zero bits of a non-zero 32-bit value. */
+#if defined(__GNUC__) || defined(__clang__)
+#define opj_clz32(x) __builtin_clz(x)
+#else
+static INLINE OPJ_UINT32 opj_clz32(OPJ_UINT32 x)
+{
+    OPJ_UINT32 n = 0;
+    while (!(x & 0x80000000U)) {
+        x <<= 1;
+        n++;
+    }
+    return n;
+}
+#endif
+
+/* DECODE (ISO 15444-1 C.3.2) on a packed context state (qeval << 16 | 2 * state +
+   mps, see opj_mqc_pnext): the same arithmetic as opj_mqc_decode_macro, with the
+   state's Qe in the context word itself (one load fewer on the dependency chain) and
+   the MPS/LPS decision and conditional exchange computed by selects, not branches. */
+#define opj_mqc_decode_p_macro(d, mqc, curctx, a, c, ct) \
+{ \
+    OPJ_UINT32 s_ = *(curctx); \
+    OPJ_UINT32 qe_ = s_ >> 16; \
+    OPJ_UINT32 as_ = (a) - qe_; \
+    OPJ_UINT32 lps_ = (OPJ_UINT32)(((c) >> 16) < qe_); \
+    OPJ_UINT32 sw_ = lps_ ^ (OPJ_UINT32)(as_ < qe_); \
+    d = (s_ & 1U) ^ sw_; \
+    c = lps_ ? (c) : (c) - (qe_ << 16); \
+    a = lps_ ? qe_ : as_; \
+    if ((a) < 0x8000U) { \
+        *(curctx) = opj_mqc_pnext[((s_ & 0xffU) << 1) | sw_]; \
+        opj_mqc_renormd_macro(mqc, a, c, ct); \
+    } \
+}
+
+#define DOWNLOAD_MQC_PACKED_VARIABLES(mqc, packed, curctx, a, c, ct) \
+        OPJ_UINT32 packed[MQC_NUMCTXS]; \
+        register OPJ_UINT32 *curctx; \
+        register OPJ_UINT32 c = mqc->c; \
+        register OPJ_UINT32 a = mqc->a; \
+        register OPJ_UINT32 ct = mqc->ct; \
+        opj_mqc_pack_dec(mqc, packed); \
+        curctx = packed + (mqc->curctx - mqc->ctxs)
+
+#define UPLOAD_MQC_PACKED_VARIABLES(mqc, packed, curctx, a, c, ct) \
+        opj_mqc_unpack_dec(mqc, packed); \
+        mqc->curctx = mqc->ctxs + (curctx - packed); \
+        mqc->c = c; \
+        mqc->a = a; \
+        mqc->ct = ct;
 
 #define DOWNLOAD_MQC_VARIABLES(mqc, curctx, a, c, ct) \
         register const opj_mqc_state_t **curctx = mqc->curctx; \

@@ -63,6 +63,7 @@
 #define T1_FLAGS(x, y) (t1->flags[x + 1 + ((y / 4) + 1) * (t1->w+2)])
 
 #define opj_t1_setcurctx(curctx, ctxno)  curctx = &(mqc)->ctxs[(OPJ_UINT32)(ctxno)]
+#define opj_t1_setcurctx_p(curctx, ctxno)  curctx = &mqc_packed_[(OPJ_UINT32)(ctxno)]
 
 /* Macros to deal with signed integer with just MSB bit set for
  * negative values (smr = signed magnitude representation) */
@@ -459,6 +460,32 @@ static INLINE void opj_t1_dec_sigpass_step_raw(
     } \
 }
 
+#define opj_t1_dec_sigpass_step_mqc_macro_p(flags, flagsp, flags_stride, data, \
+                                          data_stride, ci, mqc, curctx, \
+                                          v, a, c, ct, oneplushalf, vsc) \
+{ \
+    if ((flags & ((T1_SIGMA_THIS | T1_PI_THIS) << (ci * 3U))) == 0U && \
+        (flags & (T1_SIGMA_NEIGHBOURS << (ci * 3U))) != 0U) { \
+        OPJ_UINT32 ctxt1 = opj_t1_getctxno_zc(mqc, flags >> (ci * 3U)); \
+        opj_t1_setcurctx_p(curctx, ctxt1); \
+        opj_mqc_decode_p_macro(v, mqc, curctx, a, c, ct); \
+        if (v) { \
+            OPJ_UINT32 lu = opj_t1_getctxtno_sc_or_spb_index( \
+                                flags, \
+                                flagsp[-1], flagsp[1], \
+                                ci); \
+            OPJ_UINT32 ctxt2 = opj_t1_getctxno_sc(lu); \
+            OPJ_UINT32 spb = opj_t1_getspb(lu); \
+            opj_t1_setcurctx_p(curctx, ctxt2); \
+            opj_mqc_decode_p_macro(v, mqc, curctx, a, c, ct); \
+            v = v ^ spb; \
+            data[ci*data_stride] = v ? -oneplushalf : oneplushalf; \
+            opj_t1_update_flags_macro(flags, flagsp, ci, v, flags_stride, vsc); \
+        } \
+        flags |= T1_PI_THIS << (ci * 3U); \
+    } \
+}
+
 static INLINE void opj_t1_dec_sigpass_step_mqc(
     opj_t1_t *t1,
     opj_flag_t *flagsp,
@@ -651,7 +678,7 @@ static void opj_t1_dec_sigpass_raw(
         register opj_flag_t *flagsp = &t1->flags[(flags_stride) + 1]; \
         const OPJ_UINT32 l_w = w; \
         opj_mqc_t* mqc = &(t1->mqc); \
-        DOWNLOAD_MQC_VARIABLES(mqc, curctx, a, c, ct); \
+        DOWNLOAD_MQC_PACKED_VARIABLES(mqc, mqc_packed_, curctx, a, c, ct); \
         register OPJ_UINT32 v; \
         one = 1 << bpno; \
         half = one >> 1; \
@@ -660,23 +687,23 @@ static void opj_t1_dec_sigpass_raw(
                 for (i = 0; i < l_w; ++i, ++data, ++flagsp) { \
                         opj_flag_t flags = *flagsp; \
                         if( flags != 0 ) { \
-                            opj_t1_dec_sigpass_step_mqc_macro( \
+                            opj_t1_dec_sigpass_step_mqc_macro_p( \
                                 flags, flagsp, flags_stride, data, \
                                 l_w, 0, mqc, curctx, v, a, c, ct, oneplushalf, vsc); \
-                            opj_t1_dec_sigpass_step_mqc_macro( \
+                            opj_t1_dec_sigpass_step_mqc_macro_p( \
                                 flags, flagsp, flags_stride, data, \
                                 l_w, 1, mqc, curctx, v, a, c, ct, oneplushalf, OPJ_FALSE); \
-                            opj_t1_dec_sigpass_step_mqc_macro( \
+                            opj_t1_dec_sigpass_step_mqc_macro_p( \
                                 flags, flagsp, flags_stride, data, \
                                 l_w, 2, mqc, curctx, v, a, c, ct, oneplushalf, OPJ_FALSE); \
-                            opj_t1_dec_sigpass_step_mqc_macro( \
+                            opj_t1_dec_sigpass_step_mqc_macro_p( \
                                 flags, flagsp, flags_stride, data, \
                                 l_w, 3, mqc, curctx, v, a, c, ct, oneplushalf, OPJ_FALSE); \
                             *flagsp = flags; \
                         } \
                 } \
         } \
-        UPLOAD_MQC_VARIABLES(mqc, curctx, a, c, ct); \
+        UPLOAD_MQC_PACKED_VARIABLES(mqc, mqc_packed_, curctx, a, c, ct); \
         if( k < h ) { \
             for (i = 0; i < l_w; ++i, ++data, ++flagsp) { \
                 for (j = 0; j < h - k; ++j) { \
@@ -791,6 +818,19 @@ static INLINE void opj_t1_dec_refpass_step_raw(
         OPJ_UINT32 ctxt = opj_t1_getctxno_mag(flags >> (ci * 3U)); \
         opj_t1_setcurctx(curctx, ctxt); \
         opj_mqc_decode_macro(v, mqc, curctx, a, c, ct); \
+        data[ci*data_stride] += (v ^ (data[ci*data_stride] < 0)) ? poshalf : -poshalf; \
+        flags |= T1_MU_THIS << (ci * 3U); \
+    } \
+}
+
+#define opj_t1_dec_refpass_step_mqc_macro_p(flags, data, data_stride, ci, \
+                                          mqc, curctx, v, a, c, ct, poshalf) \
+{ \
+    if ((flags & ((T1_SIGMA_THIS | T1_PI_THIS) << (ci * 3U))) == \
+            (T1_SIGMA_THIS << (ci * 3U))) { \
+        OPJ_UINT32 ctxt = opj_t1_getctxno_mag(flags >> (ci * 3U)); \
+        opj_t1_setcurctx_p(curctx, ctxt); \
+        opj_mqc_decode_p_macro(v, mqc, curctx, a, c, ct); \
         data[ci*data_stride] += (v ^ (data[ci*data_stride] < 0)) ? poshalf : -poshalf; \
         flags |= T1_MU_THIS << (ci * 3U); \
     } \
@@ -986,7 +1026,7 @@ static void opj_t1_dec_refpass_raw(
         register opj_flag_t *flagsp = &t1->flags[flags_stride + 1]; \
         const OPJ_UINT32 l_w = w; \
         opj_mqc_t* mqc = &(t1->mqc); \
-        DOWNLOAD_MQC_VARIABLES(mqc, curctx, a, c, ct); \
+        DOWNLOAD_MQC_PACKED_VARIABLES(mqc, mqc_packed_, curctx, a, c, ct); \
         register OPJ_UINT32 v; \
         one = 1 << bpno; \
         poshalf = one >> 1; \
@@ -994,23 +1034,23 @@ static void opj_t1_dec_refpass_raw(
                 for (i = 0; i < l_w; ++i, ++data, ++flagsp) { \
                         opj_flag_t flags = *flagsp; \
                         if( flags != 0 ) { \
-                            opj_t1_dec_refpass_step_mqc_macro( \
+                            opj_t1_dec_refpass_step_mqc_macro_p( \
                                 flags, data, l_w, 0, \
                                 mqc, curctx, v, a, c, ct, poshalf); \
-                            opj_t1_dec_refpass_step_mqc_macro( \
+                            opj_t1_dec_refpass_step_mqc_macro_p( \
                                 flags, data, l_w, 1, \
                                 mqc, curctx, v, a, c, ct, poshalf); \
-                            opj_t1_dec_refpass_step_mqc_macro( \
+                            opj_t1_dec_refpass_step_mqc_macro_p( \
                                 flags, data, l_w, 2, \
                                 mqc, curctx, v, a, c, ct, poshalf); \
-                            opj_t1_dec_refpass_step_mqc_macro( \
+                            opj_t1_dec_refpass_step_mqc_macro_p( \
                                 flags, data, l_w, 3, \
                                 mqc, curctx, v, a, c, ct, poshalf); \
                             *flagsp = flags; \
                         } \
                 } \
         } \
-        UPLOAD_MQC_VARIABLES(mqc, curctx, a, c, ct); \
+        UPLOAD_MQC_PACKED_VARIABLES(mqc, mqc_packed_, curctx, a, c, ct); \
         if( k < h ) { \
             for (i = 0; i < l_w; ++i, ++data, ++flagsp) { \
                 for (j = 0; j < h - k; ++j) { \
@@ -1143,6 +1183,34 @@ Encode clean-up pass step
     } \
 }
 
+#define opj_t1_dec_clnpass_step_macro_p(check_flags, partial, \
+                                      flags, flagsp, flags_stride, data, \
+                                      data_stride, ci, mqc, curctx, \
+                                      v, a, c, ct, oneplushalf, vsc) \
+{ \
+    if ( !check_flags || !(flags & ((T1_SIGMA_THIS | T1_PI_THIS) << (ci * 3U)))) {\
+        do { \
+            if( !partial ) { \
+                OPJ_UINT32 ctxt1 = opj_t1_getctxno_zc(mqc, flags >> (ci * 3U)); \
+                opj_t1_setcurctx_p(curctx, ctxt1); \
+                opj_mqc_decode_p_macro(v, mqc, curctx, a, c, ct); \
+                if( !v ) \
+                    break; \
+            } \
+            { \
+                OPJ_UINT32 lu = opj_t1_getctxtno_sc_or_spb_index( \
+                                    flags, flagsp[-1], flagsp[1], \
+                                    ci); \
+                opj_t1_setcurctx_p(curctx, opj_t1_getctxno_sc(lu)); \
+                opj_mqc_decode_p_macro(v, mqc, curctx, a, c, ct); \
+                v = v ^ opj_t1_getspb(lu); \
+                data[ci*data_stride] = v ? -oneplushalf : oneplushalf; \
+                opj_t1_update_flags_macro(flags, flagsp, ci, v, flags_stride, vsc); \
+            } \
+        } while(0); \
+    } \
+}
+
 static void opj_t1_dec_clnpass_step(
     opj_t1_t *t1,
     opj_flag_t *flagsp,
@@ -1260,7 +1328,7 @@ static void opj_t1_enc_clnpass(
     opj_mqc_t* mqc = &(t1->mqc); \
     register OPJ_INT32 *data = t1->data; \
     register opj_flag_t *flagsp = &t1->flags[flags_stride + 1]; \
-    DOWNLOAD_MQC_VARIABLES(mqc, curctx, a, c, ct); \
+    DOWNLOAD_MQC_PACKED_VARIABLES(mqc, mqc_packed_, curctx, a, c, ct); \
     register OPJ_UINT32 v; \
     one = 1 << bpno; \
     half = one >> 1; \
@@ -1270,58 +1338,58 @@ static void opj_t1_enc_clnpass(
             opj_flag_t flags = *flagsp; \
             if (flags == 0) { \
                 OPJ_UINT32 partial = OPJ_TRUE; \
-                opj_t1_setcurctx(curctx, T1_CTXNO_AGG); \
-                opj_mqc_decode_macro(v, mqc, curctx, a, c, ct); \
+                opj_t1_setcurctx_p(curctx, T1_CTXNO_AGG); \
+                opj_mqc_decode_p_macro(v, mqc, curctx, a, c, ct); \
                 if (!v) { \
                     continue; \
                 } \
-                opj_t1_setcurctx(curctx, T1_CTXNO_UNI); \
-                opj_mqc_decode_macro(runlen, mqc, curctx, a, c, ct); \
-                opj_mqc_decode_macro(v, mqc, curctx, a, c, ct); \
+                opj_t1_setcurctx_p(curctx, T1_CTXNO_UNI); \
+                opj_mqc_decode_p_macro(runlen, mqc, curctx, a, c, ct); \
+                opj_mqc_decode_p_macro(v, mqc, curctx, a, c, ct); \
                 runlen = (runlen << 1) | v; \
                 switch(runlen) { \
                     case 0: \
-                        opj_t1_dec_clnpass_step_macro(OPJ_FALSE, OPJ_TRUE,\
+                        opj_t1_dec_clnpass_step_macro_p(OPJ_FALSE, OPJ_TRUE,\
                                             flags, flagsp, flags_stride, data, \
                                             l_w, 0, mqc, curctx, \
                                             v, a, c, ct, oneplushalf, vsc); \
                         partial = OPJ_FALSE; \
                         /* FALLTHRU */ \
                     case 1: \
-                        opj_t1_dec_clnpass_step_macro(OPJ_FALSE, partial,\
+                        opj_t1_dec_clnpass_step_macro_p(OPJ_FALSE, partial,\
                                             flags, flagsp, flags_stride, data, \
                                             l_w, 1, mqc, curctx, \
                                             v, a, c, ct, oneplushalf, OPJ_FALSE); \
                         partial = OPJ_FALSE; \
                         /* FALLTHRU */ \
                     case 2: \
-                        opj_t1_dec_clnpass_step_macro(OPJ_FALSE, partial,\
+                        opj_t1_dec_clnpass_step_macro_p(OPJ_FALSE, partial,\
                                             flags, flagsp, flags_stride, data, \
                                             l_w, 2, mqc, curctx, \
                                             v, a, c, ct, oneplushalf, OPJ_FALSE); \
                         partial = OPJ_FALSE; \
                         /* FALLTHRU */ \
                     case 3: \
-                        opj_t1_dec_clnpass_step_macro(OPJ_FALSE, partial,\
+                        opj_t1_dec_clnpass_step_macro_p(OPJ_FALSE, partial,\
                                             flags, flagsp, flags_stride, data, \
                                             l_w, 3, mqc, curctx, \
                                             v, a, c, ct, oneplushalf, OPJ_FALSE); \
                         break; \
                 } \
             } else { \
-                opj_t1_dec_clnpass_step_macro(OPJ_TRUE, OPJ_FALSE, \
+                opj_t1_dec_clnpass_step_macro_p(OPJ_TRUE, OPJ_FALSE, \
                                     flags, flagsp, flags_stride, data, \
                                     l_w, 0, mqc, curctx, \
                                     v, a, c, ct, oneplushalf, vsc); \
-                opj_t1_dec_clnpass_step_macro(OPJ_TRUE, OPJ_FALSE, \
+                opj_t1_dec_clnpass_step_macro_p(OPJ_TRUE, OPJ_FALSE, \
                                     flags, flagsp, flags_stride, data, \
                                     l_w, 1, mqc, curctx, \
                                     v, a, c, ct, oneplushalf, OPJ_FALSE); \
-                opj_t1_dec_clnpass_step_macro(OPJ_TRUE, OPJ_FALSE, \
+                opj_t1_dec_clnpass_step_macro_p(OPJ_TRUE, OPJ_FALSE, \
                                     flags, flagsp, flags_stride, data, \
                                     l_w, 2, mqc, curctx, \
                                     v, a, c, ct, oneplushalf, OPJ_FALSE); \
-                opj_t1_dec_clnpass_step_macro(OPJ_TRUE, OPJ_FALSE, \
+                opj_t1_dec_clnpass_step_macro_p(OPJ_TRUE, OPJ_FALSE, \
                                     flags, flagsp, flags_stride, data, \
                                     l_w, 3, mqc, curctx, \
                                     v, a, c, ct, oneplushalf, OPJ_FALSE); \
@@ -1329,7 +1397,7 @@ static void opj_t1_enc_clnpass(
             *flagsp = flags & ~(T1_PI_0 | T1_PI_1 | T1_PI_2 | T1_PI_3); \
         } \
     } \
-    UPLOAD_MQC_VARIABLES(mqc, curctx, a, c, ct); \
+    UPLOAD_MQC_PACKED_VARIABLES(mqc, mqc_packed_, curctx, a, c, ct); \
     if( k < h ) { \
         for (i = 0; i < l_w; ++i, ++flagsp, ++data) { \
             for (j = 0; j < h - k; ++j) { \
