@@ -27,13 +27,22 @@ fn main() {
     // opj_mqc_decode_p_macro) into conditional moves; GCC 12 keeps branches there and
     // decodes about 12 % slower. Any C compiler builds it correctly, and a compiler
     // named in CC / TARGET_CC / CC_<target> still wins.
-    for var in ["CC", "TARGET_CC"] {
-        println!("cargo:rerun-if-env-changed={var}");
+    // (Naming any rerun-if trigger drops cargo's default of rerunning on every change in
+    // the package, so the sources are named too.)
+    for path in ["build.rs", "config", "vendor/src/lib/openjp2"] {
+        println!("cargo:rerun-if-changed={path}");
     }
     let target = std::env::var("TARGET").unwrap_or_default();
-    let cc_named = ["CC".to_string(), "TARGET_CC".to_string(), format!("CC_{target}"), format!("CC_{}", target.replace('-', "_"))]
-        .iter()
-        .any(|v| std::env::var_os(v).is_some());
+    let cc_vars = [
+        "CC".to_string(),
+        "TARGET_CC".to_string(),
+        format!("CC_{target}"),
+        format!("CC_{}", target.replace('-', "_")),
+    ];
+    for var in &cc_vars {
+        println!("cargo:rerun-if-env-changed={var}");
+    }
+    let cc_named = cc_vars.iter().any(|v| std::env::var_os(v).is_some());
     let clang_works = std::process::Command::new("clang")
         .arg("--version")
         .output()
