@@ -2,7 +2,6 @@
 //! generated study, scroll slices with the wheel and keys, switch window presets.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use egui::{Event, Key, Modifiers, MouseWheelSource, MouseWheelUnit, TouchPhase, Vec2};
 use egui_kittest::Harness;
@@ -10,7 +9,7 @@ use egui_kittest::kittest::Queryable;
 use tessera::app::TesseraApp;
 use tessera::imaging::demo::{DEMO_CT_DESCRIPTION, DemoSpec, write_demo_study_with};
 
-use crate::ui_support::run_until;
+use crate::ui_support::{run_until, step_until};
 
 /// The app opened on `dir`, stepped until its loader has finished.
 fn loaded_app(dir: &Path) -> Harness<'static, TesseraApp> {
@@ -261,16 +260,9 @@ fn snapshots_of_the_main_screens() -> Result<(), Box<dyn std::error::Error>> {
 
 /// Steps until the tag browser has read the current instance.
 fn wait_for_tags(harness: &mut Harness<'_, TesseraApp>) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while harness.query_by_label_contains("elements").is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "the tags were not read within 30 s"
-        );
-        harness.step();
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    harness.run();
+    step_until(harness, "reading the tags", |h| {
+        h.query_by_label_contains("elements").is_some()
+    });
 }
 
 #[test]
@@ -321,13 +313,9 @@ fn start_screen_offers_the_demo_and_reopens_a_recent_study()
     harness.get_by_label(&title).click();
     // Loading repaints until it ends: step, do not wait for the UI to settle.
     harness.step();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while harness.state().is_loading() {
-        assert!(Instant::now() < deadline, "the recent study did not load");
-        harness.step();
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    harness.run();
+    run_until(&mut harness, "loading the recent study", |app| {
+        !app.is_loading()
+    });
     harness.get_by_label("Slice 21/40");
     // Reopening moved it to the top of the list, once.
     let items = tessera::recent::RecentStore::in_folder(config.path()).load();

@@ -2,7 +2,6 @@
 //! zoom with presets and the wheel, pan by dragging, properties, the label on request.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use egui::{Event, Modifiers, MouseWheelSource, MouseWheelUnit, TouchPhase, Vec2};
 use egui_kittest::Harness;
@@ -166,36 +165,21 @@ fn a_file_that_is_not_a_slide_reports_one_problem() {
         .with_size(Vec2::new(900.0, 600.0))
         .wgpu()
         .build_eframe(move |cc| TesseraApp::new(cc, paths));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while harness.state().slide().is_some() {
-        assert!(Instant::now() < deadline, "the slide open did not fail");
-        harness.step();
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    harness.run();
+    run_until(&mut harness, "the slide open failing", |app| {
+        app.slide().is_none()
+    });
     harness.get_by_label_contains("broken.svs");
 }
 
 /// Steps until the slide's fingerprint is known (annotating waits for it).
 fn fingerprinted(harness: &mut Harness<'static, TesseraApp>) -> ImageRef {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(image) = harness
-            .state()
-            .slide()
+    let image = |app: &TesseraApp| {
+        app.slide()
             .and_then(|s| s.annotations())
             .and_then(|a| a.image())
-        {
-            harness.run();
-            return image;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no slide fingerprint within 60 s"
-        );
-        harness.step();
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    };
+    run_until(harness, "the slide fingerprint", |app| image(app).is_some());
+    image(harness.state()).expect("run_until waited for it")
 }
 
 fn slide_objects(harness: &Harness<'_, TesseraApp>) -> usize {
@@ -434,13 +418,7 @@ fn slide_annotations_export_as_qupath_geojson_from_the_window()
         &ctx,
         Command::StartSync(SyncTask::ExportLabels(Box::new(request))),
     );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while harness.state().sync_busy() {
-        assert!(Instant::now() < deadline, "no export within 60 s");
-        harness.step();
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    harness.run();
+    run_until(&mut harness, "the export", |app| !app.sync_busy());
     harness.get_by_label_contains("wrote QuPath GeoJSON with 2 features");
     let read = tessera::interop::geojson::read(&out)?;
     assert_eq!(read.objects.len(), 3);

@@ -9,14 +9,24 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use tessera::app::TesseraApp;
 
-/// Steps the app until `done` holds (at most 60 s), then lets it settle.
+/// Steps the app until `done` holds of its state (at most 60 s), then lets it settle.
 pub(crate) fn run_until(
     harness: &mut Harness<'_, TesseraApp>,
     what: &str,
     done: impl Fn(&TesseraApp) -> bool,
 ) {
+    step_until(harness, what, |h| done(h.state()));
+}
+
+/// Steps the app until `done` holds of the harness (its widgets, say; at most 60 s),
+/// then lets it settle.
+pub(crate) fn step_until<'a>(
+    harness: &mut Harness<'a, TesseraApp>,
+    what: &str,
+    done: impl Fn(&Harness<'a, TesseraApp>) -> bool,
+) {
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !done(harness.state()) {
+    while !done(harness) {
         assert!(
             Instant::now() < deadline,
             "{what} did not happen within 60 s"
