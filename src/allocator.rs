@@ -6,8 +6,8 @@
 //! samples). With glibc's defaults a freed buffer of that size goes back to the kernel
 //! (its own mapping, or a heap trim), so the next slice faults as much fresh, zeroed
 //! memory in again: about 80,000 page faults for a 300-slice 512×512 series. Keeping
-//! such buffers in the heap made JPEG-LS loads about 7 % faster and lossless JPEG about
-//! 17 % (`tessera bench load-once`, same machine, interleaved). Volume buffers, far
+//! such buffers in the heap made JPEG-LS loads 6–7 % faster and lossless JPEG 17–18 %
+//! (`tessera bench load-once`, same machine, interleaved). Volume buffers, far
 //! above the threshold, still get a mapping of their own and go back whole when freed.
 
 /// Allocations of at least this many bytes get their own mapping.

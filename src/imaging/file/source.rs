@@ -225,18 +225,9 @@ pub(super) struct HeadFile {
 
 impl HeadFile {
     pub fn new(mut file: File, len: u64) -> std::io::Result<Self> {
-        let want = usize::try_from(len).unwrap_or(usize::MAX).min(HEAD_BYTES);
-        let mut head = vec![0u8; want];
-        let mut got = 0;
-        while let Some(rest) = head.get_mut(got..).filter(|r| !r.is_empty()) {
-            match file.read(rest) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        head.truncate(got);
+        let want = len.min(HEAD_BYTES as u64);
+        let mut head = Vec::with_capacity(want as usize);
+        let got = (&mut file).take(want).read_to_end(&mut head)?;
         Ok(HeadFile {
             file,
             head,
